@@ -1,0 +1,127 @@
+"""Command line: `python -m issue_summarizer {prepare,train,summarize,evaluate} ...`.
+
+Every user error (a bad file, a missing model) ends with one line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _load(args, require_title: bool):
+    from issue_summarizer.data_loading import load_issues, parse_column_mapping
+
+    loaded = load_issues(
+        args.data if hasattr(args, "data") and args.data else args.input,
+        preset=args.preset,
+        columns=parse_column_mapping(args.columns),
+        require_title=require_title,
+        limit=args.limit,
+    )
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    return loaded
+
+
+def command_prepare(args) -> None:
+    from issue_summarizer.config import CONFIGURATIONS
+    from issue_summarizer.prepare import prepare, save_prepared, summary_lines
+
+    config = CONFIGURATIONS[args.config]
+    loaded = _load(args, require_title=True)
+    started = time.perf_counter()
+    prepared = prepare(loaded, config, workers=args.workers)
+    save_prepared(prepared, args.out)
+    for line in summary_lines(prepared, loaded):
+        print(line)
+    print(f"prepared in {time.perf_counter() - started:.1f} s; wrote {args.out}")
+
+
+def command_train(args) -> None:
+    from issue_summarizer.training import train_command
+
+    train_command(args)
+
+
+def command_summarize(args) -> None:
+    from issue_summarizer.batch import summarize_file
+
+    summarize_file(args)
+
+
+def command_evaluate(args) -> None:
+    from issue_summarizer.evaluation import evaluate_command
+
+    evaluate_command(args)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, flag: str) -> None:
+    parser.add_argument(flag, required=True, type=Path, help="CSV, JSONL(.gz) or parquet file")
+    parser.add_argument("--preset", choices=["kaggle", "news", "corpus"], help="column names of a known format")
+    parser.add_argument("--columns", help="column mapping, e.g. title=issue_title,body=body,repo=repo")
+    parser.add_argument("--limit", type=int, help="read only the first N rows")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m issue_summarizer", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prepare = commands.add_parser("prepare", help="clean, tokenize, split and encode a data file")
+    _add_data_arguments(prepare, "--data")
+    prepare.add_argument("--out", required=True, type=Path, help="directory for arrays, vocabularies and stats")
+    prepare.add_argument("--config", default="seed", help="named configuration (seed, tiny)")
+    prepare.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
+    prepare.set_defaults(run=command_prepare)
+
+    train = commands.add_parser("train", help="prepare the data and train a model directory")
+    _add_data_arguments(train, "--data")
+    train.add_argument("--out", required=True, type=Path, help="model directory to write")
+    train.add_argument("--config", default="seed", help="named configuration (seed, tiny)")
+    train.add_argument("--epochs", type=int, help="override the configuration's epochs")
+    train.add_argument("--batch-size", type=int, help="override the configuration's batch size")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
+    train.set_defaults(run=command_train)
+
+    summarize = commands.add_parser("summarize", help="write a predicted title for every row of a file")
+    summarize.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
+    _add_data_arguments(summarize, "--input")
+    summarize.add_argument("--output", required=True, type=Path, help="CSV or JSONL file to write")
+    summarize.add_argument("--beam-width", type=int, default=1, help="1 for greedy decoding")
+    summarize.add_argument("--batch-size", type=int, default=256)
+    summarize.set_defaults(run=command_summarize)
+
+    evaluate = commands.add_parser("evaluate", help="ROUGE and BLEU of a model and the lead baseline")
+    evaluate.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
+    _add_data_arguments(evaluate, "--data")
+    evaluate.add_argument("--split", default="test", help="test, validation, or all (every row of --data)")
+    evaluate.add_argument("--beam-width", type=int, default=1)
+    evaluate.add_argument("--out", type=Path, help="directory for metrics and predictions (default: the model's)")
+    evaluate.set_defaults(run=command_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from issue_summarizer.data_loading import DataLoadError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (DataLoadError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

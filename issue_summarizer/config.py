@@ -1,0 +1,116 @@
+"""One configuration dataclass for the text pipeline, the model and its training.
+
+It is saved as `config.json` in every model directory, so a directory describes itself and
+loads without guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from issue_summarizer.cleaning import CleaningOptions
+
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class SummarizerConfig:
+    """Every size and setting of a model. The defaults are the `seed` configuration.
+
+    The seed reproduces Hamel Husain's tutorial: 8,000 body words and 4,500 title words,
+    bodies padded before and truncated after 70 tokens, titles padded after to 12 tokens
+    (markers included), a 300-dimensional embedding and GRU, Nadam at 1e-3.
+    """
+
+    name: str = "seed"
+    cleaning: CleaningOptions = field(default_factory=CleaningOptions)
+    # Vocabularies: sizes count every id, padding and rare word included.
+    body_vocab_size: int = 8000
+    title_vocab_size: int = 4500
+    min_count: int = 1
+    # Padding and truncation.
+    body_length: int = 70
+    title_length: int = 12
+    body_padding: str = "pre"
+    body_truncating: str = "post"
+    title_padding: str = "post"
+    title_truncating: str = "post"
+    drop_empty_titles: bool = True
+    # Model.
+    embedding_dim: int = 300
+    hidden_dim: int = 300
+    # Training.
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 3
+    patience: int = 1
+    seed: int = 0
+    # Split by repository.
+    validation_share: float = 0.05
+    test_share: float = 0.08
+    max_rows_per_eval_repository: int = 300
+
+    def __post_init__(self) -> None:
+        for name in (
+            "body_vocab_size",
+            "title_vocab_size",
+            "body_length",
+            "title_length",
+            "embedding_dim",
+            "hidden_dim",
+        ):
+            if getattr(self, name) < (5 if "vocab" in name else 1):
+                raise ValueError(f"{name} is too small: {getattr(self, name)}")
+        if self.title_length < 3:
+            raise ValueError("title_length must leave room for the start and end markers (at least 3)")
+
+    def updated(self, **changes) -> SummarizerConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SummarizerConfig:
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration fields: {', '.join(unknown)}")
+        values = dict(data)
+        if "cleaning" in values:
+            values["cleaning"] = CleaningOptions(**values["cleaning"])
+        return cls(**values)
+
+    def save(self, directory: str | Path) -> None:
+        Path(directory, CONFIG_FILE).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> SummarizerConfig:
+        path = Path(directory, CONFIG_FILE)
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ValueError(f"{path}: missing; is {directory} a model directory?") from None
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: not a valid configuration: {error}") from None
+
+
+# Named configurations that `train --config NAME` accepts.
+CONFIGURATIONS = {
+    "seed": SummarizerConfig(),
+    # A few seconds of training on a fixture, for tests and smoke runs.
+    "tiny": SummarizerConfig(
+        name="tiny",
+        body_vocab_size=300,
+        title_vocab_size=200,
+        body_length=30,
+        title_length=8,
+        embedding_dim=16,
+        hidden_dim=32,
+        batch_size=16,
+        epochs=30,
+        patience=30,
+    ),
+}

@@ -1,0 +1,232 @@
+"""Read issue tables from CSV, JSONL (optionally gzip) or parquet into `title`/`body` columns.
+
+Presets cover the seed tutorials' formats and this project's corpus:
+
+* ``kaggle``: the Kaggle GitHub-issues CSV (``issue_url, issue_title, body``); the
+  repository is taken from the issue URL.
+* ``news``: the news-summary CSV (``headlines, text``).
+* ``corpus``: ``../shared/data/*.jsonl.gz`` (``repo, title, body, source``).
+
+A preset is chosen from the columns when none is given, and ``columns={"title": "summary"}``
+maps any other names. Problems with the file as a whole (missing, empty, undecodable, wrong
+columns) raise `DataLoadError` with one line naming the file; problems with single rows
+(a null or non-text cell, an empty text) drop that row and are counted and reported, so no
+good row is lost and no bad row is lost silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+PRESETS: dict[str, dict[str, str]] = {
+    "kaggle": {"title": "issue_title", "body": "body", "repo": "issue_url"},
+    "news": {"title": "headlines", "body": "text"},
+    "corpus": {"title": "title", "body": "body", "repo": "repo"},
+}
+SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".parquet", ".csv.gz")
+_REPO_FROM_URL = re.compile(r"github\.com/([^/\s]+/[^/\s]+)")
+MAX_REPORTED_PROBLEMS = 5
+
+
+class DataLoadError(ValueError):
+    """A data file cannot be used. The message is one line that names the file and the problem."""
+
+
+@dataclass
+class LoadedData:
+    """Rows that were read, with a count of the rows dropped and why."""
+
+    frame: pd.DataFrame
+    path: str
+    rows_read: int
+    dropped: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{self.path}: read {self.rows_read:,} rows, kept {len(self.frame):,}"
+        if self.dropped:
+            reasons = ", ".join(f"{count:,} {reason}" for reason, count in self.dropped.most_common())
+            text += f", dropped {sum(self.dropped.values()):,} ({reasons})"
+        return text
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataLoadError(
+            f"{path}: line {line}: the file is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        ) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise DataLoadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataLoadError(f"{path}: is a directory, not a data file") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise DataLoadError(f"{path}: cannot read the file: {error}") from None
+    return raw
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    text = _decode(_read_bytes(path), path)
+    records = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataLoadError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise DataLoadError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    text = _decode(_read_bytes(path), path)
+    if not text.strip():
+        raise DataLoadError(f"{path}: the file is empty")
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_values=[])
+    except pd.errors.ParserError as error:
+        raise DataLoadError(f"{path}: not a valid CSV file: {str(error).strip().splitlines()[-1]}") from None
+    except pd.errors.EmptyDataError:
+        raise DataLoadError(f"{path}: the file is empty") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    _read_bytes(path)  # Gives the same one-line errors for a missing file.
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises many types for a corrupt file.
+        raise DataLoadError(f"{path}: not a readable parquet file: {error}") from None
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, JSONL or parquet file as it is, choosing the reader by the file name."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
+        return _read_jsonl(path)
+    if name.endswith((".csv", ".csv.gz")):
+        return _read_csv(path)
+    if name.endswith(".parquet"):
+        return _read_parquet(path)
+    raise DataLoadError(f"{path}: unknown file type; use one of {', '.join(SUFFIXES)}")
+
+
+def guess_preset(columns: list[str]) -> str | None:
+    for name, mapping in PRESETS.items():
+        if mapping["title"] in columns and mapping["body"] in columns:
+            return name
+    return None
+
+
+def resolve_columns(
+    columns: list[str], preset: str | None, mapping: Mapping[str, str] | None, require_title: bool
+) -> dict[str, str]:
+    """Return {our name: file column} for title, body and (when present) repo."""
+    if preset is not None and preset not in PRESETS:
+        raise DataLoadError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    chosen = dict(PRESETS[preset]) if preset else dict(PRESETS.get(guess_preset(columns) or "corpus"))
+    chosen.update(mapping or {})
+    if not require_title and chosen["title"] not in columns:
+        chosen.pop("title")
+    if chosen.get("repo") not in columns:
+        chosen.pop("repo", None)
+    return chosen
+
+
+def parse_column_mapping(text: str | None) -> dict[str, str]:
+    """Parse ``"title=issue_title,body=text"`` into a mapping."""
+    if not text:
+        return {}
+    mapping = {}
+    for part in text.split(","):
+        ours, _, theirs = part.partition("=")
+        if ours.strip() not in ("title", "body", "repo") or not theirs.strip():
+            raise DataLoadError(f"bad column mapping {part!r}; write it as title=COLUMN,body=COLUMN[,repo=COLUMN]")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def load_issues(
+    path: str | Path,
+    preset: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    require_title: bool = True,
+    limit: int | None = None,
+) -> LoadedData:
+    """Load a data file into a frame with `body`, `title` (when required or present) and `repo`.
+
+    Every extra column of the file is kept, so that `summarize` can write the rows back out
+    unchanged. Rows are renumbered from 1 in problem messages, as a spreadsheet shows them.
+    """
+    path = Path(path)
+    raw = read_table(path)
+    if raw.empty:
+        raise DataLoadError(f"{path}: the file has no rows")
+    found = [str(column) for column in raw.columns]
+    chosen = resolve_columns(found, preset, columns, require_title)
+    missing = [f"{ours} (column {theirs!r})" for ours, theirs in chosen.items() if theirs not in found]
+    if missing:
+        raise DataLoadError(
+            f"{path}: missing {', '.join(missing)}; the file has columns {found}. "
+            "Map yours with --columns title=COLUMN,body=COLUMN"
+        )
+    if limit is not None:
+        raw = raw.iloc[:limit]
+    frame = raw.copy()
+    for ours, theirs in chosen.items():
+        frame[ours] = raw[theirs]
+    if "repo" in chosen and chosen["repo"] == PRESETS["kaggle"]["repo"]:
+        frame["repo"] = frame["repo"].map(lambda url: _repo_from_url(url))
+    dropped: Counter = Counter()
+    problems: list[str] = []
+    keep = []
+    text_columns = [name for name in ("title", "body") if name in chosen]
+    for position, row in enumerate(frame[text_columns].itertuples(index=False), start=1):
+        problem = None
+        for name, value in zip(text_columns, row, strict=True):
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                problem = f"null {name}"
+            elif not isinstance(value, str):
+                problem = f"non-text {name} ({type(value).__name__})"
+            elif not value.strip():
+                problem = f"empty {name}"
+            if problem:
+                break
+        keep.append(problem is None)
+        if problem:
+            dropped[problem] += 1
+            if len(problems) < MAX_REPORTED_PROBLEMS:
+                problems.append(f"{path}: row {position}: {problem}; row skipped")
+    frame = frame[keep].reset_index(drop=True)
+    if frame.empty:
+        raise DataLoadError(f"{path}: no usable rows: {', '.join(f'{c} {r}' for r, c in dropped.items())}")
+    if "repo" not in frame.columns:
+        frame["repo"] = "unknown"
+    frame["repo"] = frame["repo"].astype(str)
+    return LoadedData(frame=frame, path=str(path), rows_read=len(raw), dropped=dropped, problems=problems)
+
+
+def _repo_from_url(url: object) -> str:
+    match = _REPO_FROM_URL.search(str(url))
+    return match.group(1) if match else "unknown"

@@ -1,0 +1,213 @@
+"""The whole text pipeline: split by repository, clean, tokenize, fit vocabularies, encode, pad.
+
+`prepare` turns loaded rows into arrays that a model can train on, and `save_prepared`
+writes them with everything needed to reproduce or serve them: vocabularies, length
+statistics (aggregate counts only), the split and the data's provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.data_loading import LoadedData
+from issue_summarizer.length_stats import DEFAULT_COVERAGE, LengthHistogram, save_length_stats
+from issue_summarizer.padding import pad_sequences
+from issue_summarizer.splitting import RepositorySplit, split_indices, split_repositories
+from issue_summarizer.tokenization import clean_and_tokenize
+from issue_summarizer.vocabulary import Vocabulary
+
+SPLITS = ("train", "validation", "test")
+LENGTH_SAMPLE_SIZE = 20_000
+ARRAYS_FILE = "arrays.npz"
+BODY_VOCABULARY_FILE = "body_vocabulary.json"
+TITLE_VOCABULARY_FILE = "title_vocabulary.json"
+LENGTH_STATS_FILE = "length_stats.json"
+SPLIT_FILE = "split.json"
+PROVENANCE_FILE = "provenance.json"
+
+
+@dataclass
+class PreparedData:
+    config: SummarizerConfig
+    body_vocabulary: Vocabulary
+    title_vocabulary: Vocabulary
+    arrays: dict[str, np.ndarray]
+    histograms: dict[str, LengthHistogram]
+    split: RepositorySplit
+    provenance: dict = field(default_factory=dict)
+
+
+def encode_bodies(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
+    return pad_sequences(
+        [vocabulary.encode(document) for document in tokens],
+        config.body_length,
+        padding=config.body_padding,
+        truncating=config.body_truncating,
+    )
+
+
+def encode_titles(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
+    # Truncation keeps the end marker: a title cut short must still teach the model to stop.
+    encoded = []
+    for document in tokens:
+        ids = vocabulary.encode(document)
+        if len(ids) > config.title_length:
+            ids = ids[: config.title_length - 1] + ids[-1:]
+        encoded.append(ids)
+    return pad_sequences(encoded, config.title_length, padding=config.title_padding, truncating=config.title_truncating)
+
+
+def _progress(total: int, description: str, enabled: bool):
+    bar = tqdm(total=total, desc=description, unit="doc", disable=not enabled, dynamic_ncols=True)
+    return bar, bar.update
+
+
+def prepare(
+    loaded: LoadedData,
+    config: SummarizerConfig,
+    workers: int | None = None,
+    show_progress: bool = True,
+    split: RepositorySplit | None = None,
+) -> PreparedData:
+    """Run the text pipeline on loaded rows. A given `split` is reused instead of made anew."""
+    frame = loaded.frame
+    if "title" not in frame.columns:
+        raise ValueError(f"{loaded.path}: training data needs a title column")
+    repositories = frame["repo"].tolist()
+    if split is None:
+        split = split_repositories(
+            repositories,
+            validation_share=config.validation_share,
+            test_share=config.test_share,
+            seed=config.seed,
+            max_rows_per_eval_repository=config.max_rows_per_eval_repository,
+        )
+    indices = split_indices(repositories, split)
+    used = np.sort(np.concatenate([indices[name] for name in SPLITS]))
+    position = {row: offset for offset, row in enumerate(used)}
+
+    bodies = frame["body"].to_numpy()[used].tolist()
+    titles = frame["title"].to_numpy()[used].tolist()
+    bar, update = _progress(len(used) * 2, "clean and tokenize", show_progress)
+    with bar:
+        title_tokens = clean_and_tokenize(titles, config.cleaning, workers=workers, progress=update)
+        body_tokens = clean_and_tokenize(
+            bodies, config.cleaning, max_tokens=config.body_length, workers=workers, progress=update
+        )
+
+    # Lengths need whole bodies, not the truncated windows, so they come from a seeded sample.
+    train_rows = [position[row] for row in indices["train"]]
+    rng = np.random.default_rng(config.seed)
+    sample = rng.choice(train_rows, size=min(LENGTH_SAMPLE_SIZE, len(train_rows)), replace=False)
+    bar, update = _progress(len(sample), "length statistics", show_progress)
+    with bar:
+        sample_tokens = clean_and_tokenize(
+            [bodies[row] for row in sample], config.cleaning, workers=workers, progress=update
+        )
+    histograms = {
+        "body": LengthHistogram.from_lengths(len(tokens) for tokens in sample_tokens),
+        "title": LengthHistogram.from_lengths(len(title_tokens[row]) for row in train_rows),
+    }
+
+    body_vocabulary = Vocabulary.fit(
+        (body_tokens[row] for row in train_rows),
+        with_markers=False,
+        max_size=config.body_vocab_size,
+        min_count=config.min_count,
+    )
+    title_vocabulary = Vocabulary.fit(
+        (title_tokens[row] for row in train_rows),
+        with_markers=True,
+        max_size=config.title_vocab_size,
+        min_count=config.min_count,
+    )
+
+    arrays: dict[str, np.ndarray] = {}
+    dropped: Counter = Counter()
+    split_sizes = {}
+    for name in SPLITS:
+        rows = [position[row] for row in indices[name]]
+        encoded_bodies = encode_bodies([body_tokens[row] for row in rows], body_vocabulary, config)
+        encoded_titles = encode_titles([title_tokens[row] for row in rows], title_vocabulary, config)
+        keep = np.ones(len(rows), dtype=bool)
+        if config.drop_empty_titles and name != "test":
+            # A title of only rare words teaches the model nothing but "<rare>".
+            keep = (encoded_titles > 3).any(axis=1)
+            dropped[f"{name}: title has no known word"] += int((~keep).sum())
+        arrays[f"{name}_bodies"] = encoded_bodies[keep]
+        arrays[f"{name}_titles"] = encoded_titles[keep]
+        arrays[f"{name}_rows"] = indices[name][keep]
+        split_sizes[name] = {"rows": int(keep.sum()), "repositories": len(getattr(split, name))}
+
+    provenance = {
+        "source": str(loaded.path),
+        "rows_read": loaded.rows_read,
+        "rows_dropped_on_load": dict(loaded.dropped),
+        "rows_capped_out_of_evaluation_splits": int(len(frame) - len(used)),
+        "rows_dropped_in_pipeline": dict(dropped),
+        "split": split_sizes,
+        "body_vocabulary": {
+            "size": len(body_vocabulary),
+            "train_coverage": round(body_vocabulary.coverage(body_tokens[row] for row in train_rows), 4),
+            "test_coverage": round(body_vocabulary.coverage(body_tokens[position[r]] for r in indices["test"]), 4),
+        },
+        "title_vocabulary": {
+            "size": len(title_vocabulary),
+            "train_coverage": round(title_vocabulary.coverage(title_tokens[row] for row in train_rows), 4),
+            "test_coverage": round(title_vocabulary.coverage(title_tokens[position[r]] for r in indices["test"]), 4),
+        },
+        "suggested_lengths": {
+            name: {"coverage": DEFAULT_COVERAGE, "length": histogram.suggest_length(DEFAULT_COVERAGE)}
+            for name, histogram in histograms.items()
+        },
+    }
+    return PreparedData(config, body_vocabulary, title_vocabulary, arrays, histograms, split, provenance)
+
+
+def save_prepared(prepared: PreparedData, directory: str | Path, include_arrays: bool = True) -> None:
+    """Write vocabularies, statistics, split, provenance and config (and the arrays) to `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if include_arrays:
+        np.savez_compressed(directory / ARRAYS_FILE, **prepared.arrays)
+    prepared.body_vocabulary.save(directory / BODY_VOCABULARY_FILE)
+    prepared.title_vocabulary.save(directory / TITLE_VOCABULARY_FILE)
+    save_length_stats(
+        directory / LENGTH_STATS_FILE,
+        prepared.histograms,
+        {"body_sample_size": prepared.histograms["body"].total, "source": prepared.provenance.get("source")},
+    )
+    prepared.split.save(directory / SPLIT_FILE)
+    (directory / PROVENANCE_FILE).write_text(json.dumps(prepared.provenance, indent=1), encoding="utf-8")
+    prepared.config.save(directory)
+
+
+def summary_lines(prepared: PreparedData, loaded: LoadedData) -> list[str]:
+    """A human-readable summary of a `prepare` run."""
+    provenance = prepared.provenance
+    lines = [loaded.summary(), *loaded.problems]
+    if provenance["rows_capped_out_of_evaluation_splits"]:
+        lines.append(
+            f"capped evaluation repositories at {prepared.split.max_rows_per_eval_repository} rows: "
+            f"{provenance['rows_capped_out_of_evaluation_splits']:,} rows left out"
+        )
+    for reason, count in provenance["rows_dropped_in_pipeline"].items():
+        lines.append(f"dropped {count:,} rows ({reason})")
+    for name, sizes in provenance["split"].items():
+        lines.append(f"{name:>10}: {sizes['rows']:>7,} rows from {sizes['repositories']:>4} repositories")
+    for name in ("body", "title"):
+        vocabulary = provenance[f"{name}_vocabulary"]
+        suggestion = provenance["suggested_lengths"][name]
+        lines.append(
+            f"{name} vocabulary {vocabulary['size']:,} words; coverage train {vocabulary['train_coverage']:.1%}, "
+            f"test {vocabulary['test_coverage']:.1%}; suggested pad length at {suggestion['coverage']:.0%} "
+            f"coverage: {suggestion['length']}"
+        )
+    return lines
