@@ -44,7 +44,7 @@ class SummarizerConfig:
     # Training.
     learning_rate: float = 1e-3
     batch_size: int = 128
-    epochs: int = 3
+    epochs: int = 4
     patience: int = 1
     seed: int = 0
     # Split by repository.

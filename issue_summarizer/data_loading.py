@@ -50,6 +50,7 @@ class LoadedData:
     rows_read: int
     dropped: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    source_columns: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = f"{self.path}: read {self.rows_read:,} rows, kept {len(self.frame):,}"
@@ -173,11 +174,14 @@ def load_issues(
     columns: Mapping[str, str] | None = None,
     require_title: bool = True,
     limit: int | None = None,
+    drop_bad_rows: bool = True,
 ) -> LoadedData:
     """Load a data file into a frame with `body`, `title` (when required or present) and `repo`.
 
     Every extra column of the file is kept, so that `summarize` can write the rows back out
     unchanged. Rows are renumbered from 1 in problem messages, as a spreadsheet shows them.
+    With `drop_bad_rows=False` every row is kept and a `problem` column says what is wrong
+    with the bad ones (empty text where it is fine), so a batch job can write every row back.
     """
     path = Path(path)
     raw = read_table(path)
@@ -201,6 +205,7 @@ def load_issues(
     dropped: Counter = Counter()
     problems: list[str] = []
     keep = []
+    row_problems: list[str] = []
     text_columns = [name for name in ("title", "body") if name in chosen]
     for position, row in enumerate(frame[text_columns].itertuples(index=False), start=1):
         problem = None
@@ -214,17 +219,22 @@ def load_issues(
             if problem:
                 break
         keep.append(problem is None)
+        row_problems.append(problem or "")
         if problem:
             dropped[problem] += 1
             if len(problems) < MAX_REPORTED_PROBLEMS:
-                problems.append(f"{path}: row {position}: {problem}; row skipped")
+                action = "row skipped" if drop_bad_rows else "no title written"
+                problems.append(f"{path}: row {position}: {problem}; {action}")
+    if not drop_bad_rows:
+        frame["problem"] = row_problems
+        return LoadedData(frame, str(path), len(raw), Counter(), problems, found)
     frame = frame[keep].reset_index(drop=True)
     if frame.empty:
         raise DataLoadError(f"{path}: no usable rows: {', '.join(f'{c} {r}' for r, c in dropped.items())}")
     if "repo" not in frame.columns:
         frame["repo"] = "unknown"
     frame["repo"] = frame["repo"].astype(str)
-    return LoadedData(frame=frame, path=str(path), rows_read=len(raw), dropped=dropped, problems=problems)
+    return LoadedData(frame, str(path), len(raw), dropped, problems, found)
 
 
 def _repo_from_url(url: object) -> str:

@@ -74,5 +74,5 @@ def load_length_stats(path: str | Path) -> tuple[dict[str, LengthHistogram], dic
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         meta = data.pop("meta", {})
         return {name: LengthHistogram.from_dict(value) for name, value in data.items()}, meta
-    except (OSError, ValueError, KeyError, AttributeError) as error:
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
         raise ValueError(f"cannot read length statistics {path}: {error}") from error

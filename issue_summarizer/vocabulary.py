@@ -58,12 +58,12 @@ class Vocabulary:
         tutorial uses 5). Ties in frequency are broken alphabetically so fitting is
         deterministic.
         """
-        if max_size is not None and max_size < 5:
-            raise ValueError(f"max_size must be at least 5, got {max_size}")
         if min_count < 1:
             raise ValueError(f"min_count must be at least 1, got {min_count}")
         counts = Counter(token for document in documents for token in document)
         reserved = [PAD, RARE] + ([START, END] if with_markers else [])
+        if max_size is not None and max_size <= len(reserved):
+            raise ValueError(f"max_size must leave room for words after the {len(reserved)} reserved ids")
         for token in reserved:
             counts.pop(token, None)
         ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,68 @@
+"""Checks on user-supplied issue text before it reaches the model.
+
+The app and the CLI use these to give a friendly message instead of a traceback or a
+meaningless title: empty or whitespace-only text is refused, binary junk is refused, huge
+text is capped (only the first words are read anyway), and text that is mostly not Latin
+script gets a warning, since the model learned from English issues.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+MAX_BODY_CHARS = 100_000
+_BINARY_SHARE = 0.1
+_NON_LATIN_SHARE = 0.5
+
+
+class InputError(ValueError):
+    """The text cannot be summarized; the message says why in plain words."""
+
+
+@dataclass
+class CheckedText:
+    text: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _is_binary_character(character: str) -> bool:
+    if character in "\n\r\t":
+        return False
+    category = unicodedata.category(character)
+    return category in ("Cc", "Cs", "Co", "Cn") or character == "\ufffd"
+
+
+def _is_latin_letter(character: str) -> bool:
+    return character.isascii() or "LATIN" in unicodedata.name(character, "")
+
+
+def check_body(text: object, max_chars: int = MAX_BODY_CHARS) -> CheckedText:
+    """Return the text to summarize (capped) and warnings, or raise `InputError`."""
+    if text is None:
+        raise InputError("The issue body is empty. Paste the text of an issue.")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("This looks like binary data, not text. Paste the text of an issue.") from None
+    if not isinstance(text, str):
+        raise InputError(f"Expected text, got {type(text).__name__}.")
+    if not text.strip():
+        raise InputError("The issue body is empty. Paste the text of an issue.")
+    warnings = []
+    if len(text) > max_chars:
+        warnings.append(
+            f"The text is {len(text):,} characters long; only the first {max_chars:,} were read "
+            "(the model looks at the first words only)."
+        )
+        text = text[:max_chars]
+    sample = text[:20_000]
+    if sum(map(_is_binary_character, sample)) > _BINARY_SHARE * len(sample):
+        raise InputError("This looks like binary data, not text. Paste the text of an issue.")
+    letters = [character for character in sample if character.isalpha()]
+    if not letters:
+        warnings.append("The text has no letters, so the title will be a guess.")
+    elif sum(1 for character in letters if not _is_latin_letter(character)) > _NON_LATIN_SHARE * len(letters):
+        warnings.append("Most of this text is not in Latin script. The model was trained on English issues.")
+    return CheckedText(text, warnings)

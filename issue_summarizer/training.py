@@ -1,0 +1,154 @@
+"""Train a model directory: prepare the data, fit with teacher forcing, checkpoint, resume.
+
+    python -m issue_summarizer train --data ../shared/data/github_issues.jsonl.gz --out model
+
+The directory ends up self-describing: `model.keras`, `config.json`, both vocabularies,
+`length_stats.json`, `split.json`, `provenance.json` (source file, row counts, split sizes,
+no text), `history.json` and `training.json`. Encoded arrays and checkpoints go to
+`checkpoints/` inside it, which is never committed because it is derived from issue text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
+from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
+from issue_summarizer.prepare import ARRAYS_FILE, prepare, save_prepared, summary_lines
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+CHECKPOINT_DIRECTORY = "checkpoints"
+CHECKPOINT_MODEL = "last.keras"
+CHECKPOINT_STATE = "state.json"
+HISTORY_FILE = "history.json"
+TRAINING_FILE = "training.json"
+
+
+def teacher_forcing(bodies: np.ndarray, titles: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Inputs, targets and sample weights: the decoder reads the title up to its last token and
+    predicts it from the first word on; padding positions carry no weight in the loss."""
+    targets = titles[:, 1:]
+    return [bodies, titles[:, :-1]], targets, (targets != 0).astype(np.float32)
+
+
+@dataclass
+class TrainingResult:
+    history: dict[str, list[float]]
+    seconds: float
+    samples_per_second: float
+    epochs_run: int
+
+
+def _make_callbacks(directory: Path, config: SummarizerConfig, initial_epoch: int, history: dict):
+    import keras
+
+    checkpoints = directory / CHECKPOINT_DIRECTORY
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """Saves the model and the epoch count after every epoch, so `--resume` can continue."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            self.model.save(checkpoints / CHECKPOINT_MODEL)
+            (checkpoints / CHECKPOINT_STATE).write_text(json.dumps({"epoch": epoch + 1, "history": history}))
+
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=initial_epoch
+    )
+    return [EpochCheckpoint(), early_stopping]
+
+
+def train_model(
+    arrays: dict[str, np.ndarray],
+    config: SummarizerConfig,
+    directory: str | Path,
+    resume: bool = False,
+    verbose: int = 1,
+):
+    """Fit a model on prepared arrays and return it with a `TrainingResult`."""
+    import keras
+
+    from issue_summarizer.model import build_training_model
+
+    directory = Path(directory)
+    checkpoints = directory / CHECKPOINT_DIRECTORY
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    initial_epoch, history = 0, {}
+    state_file = checkpoints / CHECKPOINT_STATE
+    if resume and state_file.is_file() and (checkpoints / CHECKPOINT_MODEL).is_file():
+        state = json.loads(state_file.read_text())
+        initial_epoch, history = state["epoch"], state["history"]
+        model = keras.saving.load_model(checkpoints / CHECKPOINT_MODEL)
+        print(f"resuming from epoch {initial_epoch}")
+    else:
+        model = build_training_model(config)
+    inputs, targets, weights = teacher_forcing(arrays["train_bodies"], arrays["train_titles"])
+    validation = teacher_forcing(arrays["validation_bodies"], arrays["validation_titles"])
+    started = time.perf_counter()
+    if initial_epoch < config.epochs:
+        model.fit(
+            inputs,
+            targets,
+            sample_weight=weights,
+            validation_data=validation,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            shuffle=True,
+            callbacks=_make_callbacks(directory, config, initial_epoch, history),
+            verbose=verbose,
+        )
+    seconds = time.perf_counter() - started
+    epochs_run = len(history.get("loss", [])) - initial_epoch
+    samples = epochs_run * len(targets)
+    return model, TrainingResult(history, seconds, samples / seconds if seconds else 0.0, epochs_run)
+
+
+def _config_from_args(args) -> SummarizerConfig:
+    if args.config not in CONFIGURATIONS:
+        raise ValueError(f"unknown configuration {args.config!r}; choose one of {', '.join(CONFIGURATIONS)}")
+    config = CONFIGURATIONS[args.config]
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size}
+    return config.updated(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def train_command(args) -> LoadedData:
+    """`train`: prepare (or reuse the prepared arrays when resuming), then fit and save."""
+    directory = Path(args.out)
+    arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
+    loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
+    if args.resume and arrays_path.is_file():
+        config = SummarizerConfig.load(directory)
+        arrays = dict(np.load(arrays_path))
+        print(f"reusing prepared arrays from {arrays_path}")
+    else:
+        config = _config_from_args(args)
+        prepared = prepare(loaded, config, workers=args.workers)
+        for line in summary_lines(prepared, loaded):
+            print(line)
+        save_prepared(prepared, directory, include_arrays=False)
+        arrays_path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(arrays_path, **prepared.arrays)
+        arrays = prepared.arrays
+    model, result = train_model(arrays, config, directory, resume=args.resume)
+    model.save(directory / "model.keras")
+    (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
+    training = {
+        "configuration": config.name,
+        "epochs_run": result.epochs_run,
+        "seconds": round(result.seconds, 1),
+        "samples_per_second": round(result.samples_per_second, 1),
+        "train_rows": int(len(arrays["train_titles"])),
+        "best_val_loss": min(result.history.get("val_loss", [float("nan")])),
+    }
+    (directory / TRAINING_FILE).write_text(json.dumps(training, indent=1))
+    print(f"trained {result.epochs_run} epochs in {result.seconds:.0f} s ({result.samples_per_second:.0f} samples/s)")
+    return loaded

@@ -1,0 +1,70 @@
+"""Shared fixtures. The issue texts here are written for the tests, not taken from any dataset."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = REPO_ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
+
+COMPONENTS = ["parser", "installer", "renderer", "scheduler", "network", "cache", "logger", "editor"]
+SYMPTOMS = {
+    "crash": "crashes with a segmentation fault",
+    "slow": "is very slow on large inputs",
+    "leak": "leaks memory after many requests",
+    "hang": "hangs forever when the queue is empty",
+}
+PLATFORMS = ["windows", "linux", "macos"]
+
+
+def make_issue(rng: random.Random, repo: str) -> dict:
+    """One synthetic issue whose title is predictable from its body."""
+    component = rng.choice(COMPONENTS)
+    symptom = rng.choice(sorted(SYMPTOMS))
+    platform = rng.choice(PLATFORMS)
+    body = (
+        f"**Describe the bug**\nThe {component} {SYMPTOMS[symptom]} on {platform}. "
+        f"I tried version {rng.randint(1, 9)}.{rng.randint(0, 20)} and it still happens.\n\n"
+        f"```\ntraceback: {component}_error at line {rng.randint(1, 500)}\n```\n"
+        f"See https://example.com/docs/{component} for details. Thanks!"
+    )
+    return {"repo": repo, "title": f"{component} {symptom} on {platform}", "body": body, "source": "tests"}
+
+
+def make_rows(count: int = 240, repositories: int = 12, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return [make_issue(rng, f"owner{index % repositories}/project{index % repositories}") for index in range(count)]
+
+
+def write_jsonl_gz(path: Path, rows: list[dict]) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path) -> Path:
+    return write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows())
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_model(tmp_path_factory) -> Path:
+    """A tiny model trained once per test session on the synthetic fixture (a few seconds)."""
+    from issue_summarizer.__main__ import main
+
+    directory = tmp_path_factory.mktemp("tiny_model")
+    data = write_jsonl_gz(directory.parent / "tiny_train.jsonl.gz", make_rows(count=400, repositories=16))
+    status = main(
+        ["train", "--data", str(data), "--out", str(directory / "model"), "--config", "tiny", "--workers", "1"]
+    )
+    assert status == 0
+    return directory / "model"

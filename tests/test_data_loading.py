@@ -1,0 +1,105 @@
+import json
+
+import pandas as pd
+import pytest
+
+from issue_summarizer.data_loading import DataLoadError, load_issues, parse_column_mapping
+from tests.conftest import make_rows, write_jsonl_gz
+
+
+def test_reads_the_corpus_jsonl_gz(corpus_file):
+    loaded = load_issues(corpus_file)
+    assert len(loaded.frame) == 240 and {"title", "body", "repo"} <= set(loaded.frame.columns)
+    assert loaded.dropped == {}
+
+
+def test_kaggle_csv_preset_takes_the_repository_from_the_url(tmp_path):
+    path = tmp_path / "kaggle.csv"
+    pd.DataFrame(
+        {
+            "issue_url": ["https://github.com/a/b/issues/1", "https://github.com/c/d/issues/2"],
+            "issue_title": ["t1", "t2"],
+            "body": ["b1", "b2"],
+        }
+    ).to_csv(path, index=False)
+    loaded = load_issues(path)
+    assert loaded.frame["repo"].tolist() == ["a/b", "c/d"]
+    assert loaded.frame["title"].tolist() == ["t1", "t2"]
+
+
+def test_news_preset_and_parquet_and_mapping(tmp_path):
+    pd.DataFrame({"headlines": ["h"], "text": ["some text"]}).to_parquet(tmp_path / "news.parquet")
+    assert load_issues(tmp_path / "news.parquet").frame["title"].tolist() == ["h"]
+    pd.DataFrame({"summary": ["s"], "description": ["d"]}).to_csv(tmp_path / "jira.csv", index=False)
+    mapping = parse_column_mapping("title=summary,body=description")
+    assert load_issues(tmp_path / "jira.csv", columns=mapping).frame["body"].tolist() == ["d"]
+
+
+def test_bad_rows_are_dropped_and_counted_with_row_numbers(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    records = [
+        {"title": "ok", "body": "fine"},
+        {"title": None, "body": "x"},
+        {"title": "t", "body": 5},
+        {"title": "t", "body": "   "},
+        {"title": "ok2", "body": "fine2"},
+    ]
+    path.write_text("\n".join(json.dumps(record) for record in records))
+    loaded = load_issues(path)
+    assert loaded.frame["title"].tolist() == ["ok", "ok2"]
+    assert sum(loaded.dropped.values()) == 3
+    assert any("row 2: null title" in problem for problem in loaded.problems)
+    assert any("row 3: non-text body (int)" in problem for problem in loaded.problems)
+    assert "dropped 3" in loaded.summary()
+
+
+def test_keeping_bad_rows_marks_them(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"body": ""}) + "\n" + json.dumps({"body": "text"}))
+    loaded = load_issues(path, require_title=False, drop_bad_rows=False)
+    assert loaded.frame["problem"].tolist() == ["empty body", ""]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.csv", None, "no such file"),
+        ("empty.csv", b"", "empty"),
+        ("header_only.csv", b"title,body\n", "no rows"),
+        ("wrong.csv", b"name,value\nx,1\n", "missing title"),
+        ("latin1.csv", "title,body\nt,caf\xe9\n".encode("latin-1"), "line 2: the file is not UTF-8"),
+        ("broken.jsonl", b'{"title": "a", "body": "b"}\n{"title": \n', "line 2: not valid JSON"),
+        ("list.jsonl", b"[1, 2]\n", "expected a JSON object"),
+        ("data.txt", b"hello", "unknown file type"),
+        ("bad.jsonl.gz", b"not gzip at all", "cannot read"),
+        ("bad.parquet", b"not parquet", "not a readable parquet"),
+    ],
+)
+def test_file_problems_give_one_line_naming_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataLoadError, match=message) as error:
+        load_issues(path)
+    assert name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_all_rows_bad_is_an_error(tmp_path):
+    path = tmp_path / "allbad.jsonl"
+    path.write_text(json.dumps({"title": "", "body": ""}))
+    with pytest.raises(DataLoadError, match="no usable rows"):
+        load_issues(path)
+
+
+def test_limit_and_unicode(tmp_path):
+    rows = make_rows(10)
+    rows[0]["body"] = "数据加载失败 😀 " + "x" * 1_000_000
+    path = write_jsonl_gz(tmp_path / "u.jsonl.gz", rows)
+    loaded = load_issues(path, limit=3)
+    assert len(loaded.frame) == 3 and loaded.frame["body"][0].startswith("数据")
+
+
+def test_bad_mapping():
+    with pytest.raises(DataLoadError):
+        parse_column_mapping("headline")
+    assert parse_column_mapping(None) == {}

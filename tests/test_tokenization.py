@@ -1,0 +1,56 @@
+import random
+
+import pytest
+
+from issue_summarizer.cleaning import CleaningOptions
+from issue_summarizer.tokenization import clean_and_tokenize, clean_and_tokenize_one, tokenize
+from tests.conftest import SHARED_CORPUS, make_rows
+
+
+def test_tokenizes_identifiers_as_whole_tokens():
+    tokens = tokenize("foo_bar foobar.baz ( ) v1.2.3 x86_64 can't")
+    assert tokens[:5] == ["foo_bar", "foobar.baz", "(", ")", "v1.2.3"]
+    assert "x86_64" in tokens
+
+
+def test_prefix_window_gives_the_same_tokens_as_the_whole_text():
+    rng = random.Random(1)
+    words = ["alpha", "beta,", "`code`", "https://example.com/x", "12", "**bold**", "\n", "```\nblock\n```\n"]
+    options = CleaningOptions()
+    for _ in range(200):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 400)))
+        for max_tokens in (5, 30, 70):
+            assert (
+                clean_and_tokenize_one(text, options, max_tokens) == clean_and_tokenize_one(text, options)[:max_tokens]
+            )
+
+
+@pytest.mark.skipif(not SHARED_CORPUS.exists(), reason="needs ../shared/data")
+def test_prefix_window_matches_whole_text_on_real_bodies():
+    import gzip
+    import json
+
+    with gzip.open(SHARED_CORPUS, "rt") as handle:
+        bodies = [json.loads(line)["body"] for _, line in zip(range(1500), handle)]
+    options = CleaningOptions()
+    for body in bodies:
+        assert clean_and_tokenize_one(body, options, 70) == clean_and_tokenize_one(body, options)[:70]
+
+
+def test_parallel_matches_serial_and_keeps_order():
+    texts = [row["body"] for row in make_rows(count=2100)]
+    serial = clean_and_tokenize(texts, max_tokens=20, workers=1)
+    parallel = clean_and_tokenize(texts, max_tokens=20, workers=2)
+    assert parallel == serial
+    assert len(parallel) == len(texts)
+
+
+def test_progress_counts_every_text():
+    seen = []
+    clean_and_tokenize(["a b", "c d", "e"], progress=seen.append)
+    assert sum(seen) == 3
+
+
+def test_empty_and_huge_texts():
+    assert clean_and_tokenize(["", "   "]) == [[], []]
+    assert len(clean_and_tokenize_one("word " * 250_000, CleaningOptions(), 70)) == 70
