@@ -45,9 +45,11 @@ def command_prepare(args) -> None:
 
 
 def command_train(args) -> None:
+    from issue_summarizer.evaluation import evaluate_model_directory
     from issue_summarizer.training import train_command
 
-    train_command(args)
+    loaded = train_command(args)
+    evaluate_model_directory(args.out, loaded, "test")
 
 
 def command_summarize(args) -> None:
@@ -70,7 +72,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser, flag: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m issue_summarizer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m issue_summarizer", description="Issue Summarizer: write a GitHub issue's title from its body."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     prepare = commands.add_parser("prepare", help="clean, tokenize, split and encode a data file")

@@ -29,8 +29,8 @@ def summarize_frame(
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Return a copy of `frame` with `predicted_title`, `title_score` and `problem` columns."""
-    result = frame.copy()
-    problems = list(result["problem"]) if "problem" in result.columns else [""] * len(result)
+    problems = list(frame["problem"]) if "problem" in frame.columns else [""] * len(frame)
+    result = frame.drop(columns="problem", errors="ignore")
     bodies = []
     for row, body in enumerate(result["body"].tolist()):
         if problems[row]:

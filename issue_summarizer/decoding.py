@@ -79,6 +79,18 @@ def _score(log_probability: float, length: int, options: DecodingOptions) -> flo
     return log_probability / max(length, 1) ** options.length_penalty
 
 
+def _cannot_improve(finished: list[Hypothesis], best_live_total: float, length: int, options: DecodingOptions) -> bool:
+    """True once `beam_width` titles are finished and even the best live one scores below them.
+
+    Log-probabilities only fall as a title grows, so the best live title's current score is
+    an upper bound for a length penalty of 0 and a good heuristic (Hugging Face's) otherwise.
+    """
+    if len(finished) < options.beam_width:
+        return False
+    worst_kept = sorted((hypothesis.score for hypothesis in finished), reverse=True)[options.beam_width - 1]
+    return worst_kept >= _score(best_live_total, length, options)
+
+
 def greedy_decode(step: Step, initial_state: np.ndarray, options: DecodingOptions) -> list[list[Hypothesis]]:
     """Pick the most probable token at every step, for a whole batch at once."""
     batch = initial_state.shape[0]
@@ -114,8 +126,9 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
     """Keep the `beam_width` best partial titles per issue; return the best finished ones, best first.
 
     The batch of issues and their beams are flattened into one decoder batch. A hypothesis
-    finishes when `<end>` is among the top `beam_width` candidates of its issue, and an issue is
-    done once it has `beam_width` finished hypotheses, so a width of 1 is exactly greedy.
+    finishes when `<end>` is among the top `beam_width` candidates of its issue. An issue is done
+    once it has `beam_width` finished hypotheses and no live one can still score better, so a
+    width of 1 is exactly greedy.
     """
     width = options.beam_width
     batch, hidden = initial_state.shape
@@ -163,8 +176,7 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
                 filled += 1
                 if filled == width:
                     break
-            if len(finished[issue]) >= width or filled == 0:
-                done[issue] = True
+            done[issue] = filled == 0 or _cannot_improve(finished[issue], next_scores[issue].max(), length + 1, options)
         if done.all():
             break
         state = state[source_rows]
@@ -172,7 +184,7 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
     results = []
     for issue in range(batch):
         hypotheses = list(finished[issue])
-        if len(hypotheses) < options.num_alternatives and not done[issue]:
+        if not done[issue]:
             # Titles still open at max_length compete too, scored as they stand.
             for beam in range(width):
                 total = beam_scores[issue, beam]

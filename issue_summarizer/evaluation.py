@@ -120,26 +120,38 @@ def evaluate_frame(
     return metrics, table
 
 
-def evaluate_command(args) -> None:
+def evaluate_model_directory(
+    model_directory: str | Path,
+    loaded: LoadedData,
+    split_name: str = "test",
+    beam_width: int = 1,
+    out: Path | None = None,
+) -> dict:
+    """Evaluate a model directory on one split of loaded data; write metrics and predictions."""
     from tqdm.auto import tqdm
 
-    summarizer = Summarizer.load(args.model)
+    summarizer = Summarizer.load(model_directory)
+    split_path = Path(model_directory) / "split.json"
+    split = RepositorySplit.load(split_path) if split_path.is_file() else None
+    frame = select_rows(loaded, split_name, split)
+    with tqdm(total=len(frame), desc="summarize", unit="issue") as bar:
+        metrics, table = evaluate_frame(summarizer, frame, beam_width=beam_width, progress=bar.update)
+    metrics.update({"split": split_name, "data": str(loaded.path)})
+    out = Path(out or model_directory)
+    out.mkdir(parents=True, exist_ok=True)
+    name = METRICS_FILE if split_name == "test" else f"metrics_{split_name}.json"
+    (out / name).write_text(json.dumps(metrics, indent=1))
+    table.to_json(out / predictions_file(split_name), orient="records", lines=True, compression="gzip")
+    print(format_metrics(metrics))
+    print(f"wrote {out / name} and {out / predictions_file(split_name)}")
+    return metrics
+
+
+def evaluate_command(args) -> None:
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     for problem in loaded.problems:
         print(problem, file=sys.stderr)
-    split_path = Path(args.model) / "split.json"
-    split = RepositorySplit.load(split_path) if split_path.is_file() else None
-    frame = select_rows(loaded, args.split, split)
-    with tqdm(total=len(frame), desc="summarize", unit="issue") as bar:
-        metrics, table = evaluate_frame(summarizer, frame, beam_width=args.beam_width, progress=bar.update)
-    metrics.update({"split": args.split, "data": str(args.data)})
-    out = Path(args.out or args.model)
-    out.mkdir(parents=True, exist_ok=True)
-    name = METRICS_FILE if args.split == "test" else f"metrics_{args.split}.json"
-    (out / name).write_text(json.dumps(metrics, indent=1))
-    table.to_json(out / predictions_file(args.split), orient="records", lines=True, compression="gzip")
-    print(format_metrics(metrics))
-    print(f"wrote {out / name} and {out / predictions_file(args.split)}")
+    evaluate_model_directory(args.model, loaded, args.split, args.beam_width, args.out)
 
 
 def format_metrics(metrics: dict) -> str:

@@ -1,0 +1,88 @@
+"""Benchmark the text pipeline against a seed-style baseline, in one run, on real bodies.
+
+    python bench/preprocess.py [--data ../shared/data/github_issues.jsonl.gz] [--rows 20000]
+
+(a) The pipeline: clean, tokenize (parallel, only the window the model reads), encode, pad.
+(b) The seed-style baseline: the same cleaning, then one `nlp(text)` call per document in a
+    single process, then the same encoding and padding.
+Both produce the same padded arrays; the script checks that and prints bodies/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from issue_summarizer.cleaning import CleaningOptions, clean_text  # noqa: E402
+from issue_summarizer.config import SummarizerConfig  # noqa: E402
+from issue_summarizer.prepare import encode_bodies  # noqa: E402
+from issue_summarizer.tokenization import clean_and_tokenize  # noqa: E402
+from issue_summarizer.vocabulary import Vocabulary  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "github_issues.jsonl.gz"
+
+
+def read_bodies(path: Path, rows: int) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line)["body"] for line in itertools.islice(handle, rows)]
+
+
+def pipeline(bodies: list[str], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
+    tokens = clean_and_tokenize(bodies, config.cleaning, max_tokens=config.body_length)
+    return encode_bodies(tokens, vocabulary, config)
+
+
+def baseline(bodies: list[str], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
+    import spacy
+
+    nlp = spacy.blank("en")
+    tokens = [[token.text for token in nlp(clean_text(body, config.cleaning)) if not token.is_space] for body in bodies]
+    return encode_bodies(tokens, vocabulary, config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--rows", type=int, default=20_000)
+    args = parser.parse_args()
+    if not args.data.exists():
+        sys.exit(f"error: {args.data}: no such file; pass --data")
+    config = SummarizerConfig()
+    bodies = read_bodies(args.data, args.rows)
+    # The vocabulary is fitted before timing starts: both sides encode with the same one.
+    vocabulary = Vocabulary.fit(
+        clean_and_tokenize(bodies[:5000], CleaningOptions(), max_tokens=config.body_length),
+        with_markers=False,
+        max_size=config.body_vocab_size,
+    )
+    results = {}
+    for name, function in (("pipeline", pipeline), ("baseline", baseline)):
+        started = time.perf_counter()
+        arrays = function(bodies, vocabulary, config)
+        seconds = time.perf_counter() - started
+        results[name] = (seconds, arrays)
+    same = float((results["pipeline"][1] == results["baseline"][1]).all(axis=1).mean())
+    print(f"{len(bodies):,} bodies from {args.data.name}, {os.cpu_count()} cores, body length {config.body_length}")
+    print(f"{'':<38} {'seconds':>8} {'bodies/s':>9}")
+    rate = {name: len(bodies) / seconds for name, (seconds, _) in results.items()}
+    labels = {
+        "pipeline": "pipeline (parallel, windowed)",
+        "baseline": "baseline (nlp(text), one process)",
+    }
+    for name, (seconds, _) in results.items():
+        print(f"{labels[name]:<38} {seconds:8.2f} {rate[name]:9,.0f}")
+    print(f"speed-up: {rate['pipeline'] / rate['baseline']:.1f}x; identical padded rows: {same:.2%}")
+
+
+if __name__ == "__main__":
+    main()

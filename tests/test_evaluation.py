@@ -1,0 +1,74 @@
+import json
+
+import pandas as pd
+import pytest
+
+from issue_summarizer.__main__ import main
+from issue_summarizer.evaluation import repeats_a_word, score_titles
+from tests.conftest import REPO_ROOT, make_rows, write_jsonl_gz
+
+
+def test_scores_of_perfect_and_empty_predictions():
+    metrics, rows = score_titles(["parser crash on linux", ""], ["parser crash on linux", "cache leak"])
+    assert rows["rougeL"].tolist() == [1.0, 0.0]
+    assert metrics["empty_share"] == 0.5 and metrics["rows"] == 2
+
+
+def test_repeats_a_word():
+    assert repeats_a_word("error error error") and not repeats_a_word("error in error handling")
+
+
+@pytest.mark.slow
+def test_evaluate_writes_metrics_and_predictions_with_the_lead_baseline(trained_tiny_model, tmp_path, capsys):
+    data = tmp_path / "eval.jsonl.gz"
+    write_jsonl_gz(data, make_rows(count=60, seed=7))
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(trained_tiny_model),
+                "--data",
+                str(data),
+                "--split",
+                "all",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((tmp_path / "out" / "metrics_all.json").read_text())
+    assert set(metrics) >= {"model", "lead_12"} and metrics["model"]["rows"] == 60
+    assert metrics["model"]["rougeL"] > metrics["lead_12"]["rougeL"]
+    predictions = pd.read_json(tmp_path / "out" / "predictions_all.jsonl.gz", lines=True)
+    assert {"predicted_title", "title", "body", "rougeL", "repo"} <= set(predictions.columns)
+    assert "ROUGE-L" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_evaluate_on_foreign_data_explains_the_split_option(trained_tiny_model, tmp_path, capsys):
+    data = write_jsonl_gz(tmp_path / "other.jsonl.gz", [dict(row, repo="new/repo") for row in make_rows(20)])
+    assert main(["evaluate", "--model", str(trained_tiny_model), "--data", str(data)]) == 2
+    assert "--split all" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_runs_on_the_shipped_model(tmp_path):
+    data = write_jsonl_gz(tmp_path / "few.jsonl.gz", make_rows(count=12, seed=3))
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(REPO_ROOT / "model"),
+                "--data",
+                str(data),
+                "--split",
+                "all",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )

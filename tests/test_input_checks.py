@@ -1,0 +1,25 @@
+import pytest
+
+from issue_summarizer.input_checks import MAX_BODY_CHARS, InputError, check_body
+
+
+@pytest.mark.parametrize("text", [None, "", "   \n\t ", b"\xff\xfe\x00\x01", "\x00\x01\x02\x03" * 50])
+def test_empty_and_binary_text_is_refused_in_plain_words(text):
+    with pytest.raises(InputError) as error:
+        check_body(text)
+    assert "Traceback" not in str(error.value) and str(error.value).endswith(".")
+
+
+def test_huge_text_is_capped_with_a_warning():
+    checked = check_body("word " * 300_000)
+    assert len(checked.text) == MAX_BODY_CHARS and "only the first" in checked.warnings[0]
+
+
+def test_non_latin_text_gets_a_warning_but_passes():
+    checked = check_body("Ошибка при установке пакета на сервере")
+    assert checked.text and any("Latin" in warning for warning in checked.warnings)
+
+
+def test_english_text_and_emoji_pass_cleanly():
+    assert check_body("The installer crashes on Windows 😀").warnings == []
+    assert check_body(b"bytes that are utf-8").text == "bytes that are utf-8"

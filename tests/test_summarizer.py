@@ -1,0 +1,86 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from issue_summarizer.cleaning import clean_text
+from issue_summarizer.input_checks import InputError
+from issue_summarizer.summarizer import ModelDirectoryError, Summarizer
+from tests.conftest import REPO_ROOT, make_rows
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny(trained_tiny_model):
+    return Summarizer.load(trained_tiny_model)
+
+
+def test_reproduces_a_memorised_title(tiny):
+    rows = make_rows(count=400, repositories=16)[:20]
+    titles = [title for title, _ in tiny.summarize([row["body"] for row in rows])]
+    exact = sum(title == clean_text(row["title"]) for title, row in zip(titles, rows, strict=True))
+    assert exact >= 15, list(zip(titles, [row["title"] for row in rows], strict=True))
+
+
+def test_beam_width_one_equals_greedy_on_a_real_model(tiny):
+    bodies = [row["body"] for row in make_rows(count=30, seed=5)]
+    assert tiny.summarize(bodies, beam_width=1) == tiny.summarize(bodies)
+    wide = tiny.generate(bodies[:3], beam_width=4, num_alternatives=3)
+    assert all(1 <= len(alternatives) <= 3 for alternatives in wide)
+
+
+def test_save_and_reload_gives_identical_outputs(tiny, trained_tiny_model, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_tiny_model, copy, ignore=shutil.ignore_patterns("checkpoints"))
+    reloaded = Summarizer.load(copy)
+    bodies = [row["body"] for row in make_rows(count=10, seed=9)]
+    assert reloaded.summarize(bodies, beam_width=3) == tiny.summarize(bodies, beam_width=3)
+    assert np.allclose(reloaded.embed(bodies), tiny.embed(bodies))
+
+
+def test_embeddings_have_one_row_per_text(tiny):
+    vectors = tiny.embed(["the parser crashes", "the cache leaks on linux"])
+    assert vectors.shape == (2, tiny.config.hidden_dim) and np.isfinite(vectors).all()
+
+
+@pytest.mark.parametrize(
+    "body", ["zzqx wvvk plorf " * 20, "word " * 250_000, "数据加载失败，请帮忙", "😀" * 50, "!!!! ???? ...."]
+)
+def test_odd_bodies_get_a_title_without_special_tokens(tiny, body):
+    title, score = tiny.summarize([body])[0]
+    assert isinstance(title, str) and np.isfinite(score)
+    assert not {"<pad>", "<rare>", "<start>", "<end>"} & set(title.split())
+
+
+@pytest.mark.parametrize("body", ["", "   \n ", "\x00\x01\x02\x03" * 40])
+def test_empty_and_binary_bodies_are_refused(tiny, body):
+    with pytest.raises(InputError):
+        tiny.summarize([body])
+
+
+def test_inspect_marks_rare_words_and_truncation(tiny):
+    seen = tiny.inspect("the parser crashes zzqxword " + "more words here " * 20)
+    assert any(token.rare for token in seen) and not seen[-1].kept and seen[0].kept
+
+
+def test_missing_and_corrupt_model_directories(tmp_path, trained_tiny_model):
+    with pytest.raises(ModelDirectoryError, match="no such model directory"):
+        Summarizer.load(tmp_path / "nowhere")
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_tiny_model, broken, ignore=shutil.ignore_patterns("checkpoints"))
+    (broken / "model.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ModelDirectoryError, match="cannot load the model"):
+        Summarizer.load(broken)
+    (broken / "config.json").write_text("{")
+    with pytest.raises(ModelDirectoryError, match="config.json"):
+        Summarizer.load(broken)
+    (broken / "title_vocabulary.json").unlink()
+    with pytest.raises(ModelDirectoryError, match="missing title_vocabulary.json"):
+        Summarizer.load(broken)
+
+
+def test_shipped_model_loads_and_summarizes():
+    summarizer = Summarizer.load(REPO_ROOT / "model")
+    title, _ = summarizer.summarize(["When I run pip install on Windows the build fails with a compiler error."])[0]
+    assert title.strip()
