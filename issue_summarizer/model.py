@@ -18,7 +18,7 @@ from keras import layers  # noqa: E402
 from issue_summarizer.config import SummarizerConfig  # noqa: E402
 
 
-def build_training_model(config: SummarizerConfig) -> keras.Model:
+def build_training_model(config: SummarizerConfig, compile: bool = True) -> keras.Model:
     """Encoder: Embedding → BatchNorm → GRU (final state). Decoder: Embedding → BatchNorm →
     GRU started from the encoder state → BatchNorm → Dense softmax over the title vocabulary."""
     body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="body_ids")
@@ -37,12 +37,21 @@ def build_training_model(config: SummarizerConfig) -> keras.Model:
         decoder_outputs
     )
     model = keras.Model([body_ids, title_ids], probabilities, name=f"{config.name}_seq2seq")
+    if not compile:
+        return model
     model.compile(
         optimizer=keras.optimizers.Nadam(learning_rate=config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         weighted_metrics=[],
     )
     return model
+
+
+def save_for_inference(model: keras.Model, config: SummarizerConfig, path) -> None:
+    """Save the weights without the optimizer's state, which would triple the file's size."""
+    inference = build_training_model(config, compile=False)
+    inference.set_weights(model.get_weights())
+    inference.save(path)
 
 
 def build_encoder(model: keras.Model) -> keras.Model:

@@ -122,6 +122,8 @@ def _config_from_args(args) -> SummarizerConfig:
 
 def train_command(args) -> LoadedData:
     """`train`: prepare (or reuse the prepared arrays when resuming), then fit and save."""
+    from issue_summarizer.model import save_for_inference
+
     directory = Path(args.out)
     arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
@@ -139,7 +141,7 @@ def train_command(args) -> LoadedData:
         np.savez_compressed(arrays_path, **prepared.arrays)
         arrays = prepared.arrays
     model, result = train_model(arrays, config, directory, resume=args.resume)
-    model.save(directory / "model.keras")
+    save_for_inference(model, config, directory / "model.keras")
     (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
     training = {
         "configuration": config.name,
