@@ -118,13 +118,14 @@ _URL = re.compile(r"\b(?:https?|ftp)://(?:www\.)?([^\s/:?#\"'<>)\]]+)[^\s\"'<>)\
 _WWW = re.compile(r"\bwww\.([^\s/:?#\"'<>)\]]+)[^\s\"'<>)\]]*", re.IGNORECASE)
 _HEADING_OR_QUOTE = re.compile(r"^[ \t]*(?:#{1,6}|>+|[-*+][ \t]+\[[ xX]\]|[-*+]|\d+\.)[ \t]+", re.MULTILINE)
 _EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(?=\S)(.+?)(?<=\S)\1")
-_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}.*$", re.MULTILINE)
+# A table's separator row, such as "|---|:--:|". It must hold a pipe, so that a line such as
+# "----> 1 raw = f()" in a traceback is kept.
+_TABLE_RULE = re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+(?:[ \t]*:?-{3,}:?)?[ \t]*$", re.MULTILINE)
 # Standalone numbers only: "x86_64", "utf8" and "v1.2.3" are identifiers and stay as they are.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:]\d+)*(?![\w.]*\w)")
 _PUNCT_RUN = re.compile(r"([^\w\s])\1+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_BLANK_LINES = re.compile(r"\s*\n\s*")
+_SPACES = re.compile(r"\s+")
 _ERROR_LINE = re.compile(r"error|exception|panic|fatal|fail|traceback|warning", re.IGNORECASE)
 _TEMPLATE_DECORATION = re.compile(r"[#*_>:?\-\[\]()`.!\s\U0001F300-\U0001FAFF\u2600-\u27BF]+")
 
@@ -199,5 +200,4 @@ def clean_text(text: str, options: CleaningOptions = CleaningOptions()) -> str:
     text = _PUNCT_RUN.sub(r"\1", text)
     if options.lowercase:
         text = text.lower()
-    text = _BLANK_LINES.sub(" ", text)
     return _SPACES.sub(" ", text).strip()

@@ -44,13 +44,22 @@ class PreparedData:
     provenance: dict = field(default_factory=dict)
 
 
+def pad_bodies(ids: list[list[int]], config: SummarizerConfig) -> np.ndarray:
+    return pad_sequences(ids, config.body_length, padding=config.body_padding, truncating=config.body_truncating)
+
+
 def encode_bodies(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
-    return pad_sequences(
-        [vocabulary.encode(document) for document in tokens],
-        config.body_length,
-        padding=config.body_padding,
-        truncating=config.body_truncating,
+    return pad_bodies([vocabulary.encode(document) for document in tokens], config)
+
+
+def encode_texts(
+    texts: list[str], vocabulary: Vocabulary, config: SummarizerConfig, workers: int | None = None
+) -> np.ndarray:
+    """Raw bodies to padded ids in one pass: clean, tokenize and encode run in the worker processes."""
+    ids = clean_and_tokenize(
+        texts, config.cleaning, max_tokens=config.body_length, workers=workers, transform=vocabulary.encode
     )
+    return pad_bodies(ids, config)
 
 
 def encode_titles(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
