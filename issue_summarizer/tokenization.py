@@ -142,12 +142,11 @@ def _run_chunk(chunk: Sequence[str]) -> list[Any]:
     return [_worker_job(text) for text in chunk]
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # Forking a process that has already started TensorFlow's thread pools can deadlock,
-    # so fall back to the slower "spawn" start once TensorFlow is loaded.
-    if "tensorflow" in sys.modules or sys.platform != "linux":
-        return multiprocessing.get_context("spawn")
-    return multiprocessing.get_context("fork")
+def _can_fork() -> bool:
+    # Forking a process that has started TensorFlow's thread pools can deadlock, and "spawn"
+    # would re-run the caller's main module (a Streamlit page, a script without a main guard),
+    # so once TensorFlow is loaded the work stays in this process.
+    return sys.platform == "linux" and "tensorflow" not in sys.modules
 
 
 def clean_and_tokenize(
@@ -160,6 +159,8 @@ def clean_and_tokenize(
 ) -> list[Any]:
     """Clean and tokenize many texts on all cores, keeping their order.
 
+    Small batches, and any call once TensorFlow is loaded, run in this process instead.
+
     `transform`, when given, is applied to each token list inside the worker processes (for
     example `Vocabulary.encode`, so that ids rather than strings travel back). `progress`, when
     given, is called with the number of texts finished after each chunk.
@@ -168,16 +169,14 @@ def clean_and_tokenize(
     job = partial(_process_one, options=options, max_tokens=max_tokens, transform=transform)
     chunks = [texts[start : start + CHUNK_SIZE] for start in range(0, len(texts), CHUNK_SIZE)]
     results: list[Any] = []
-    if workers == 1 or len(texts) < PARALLEL_MIN_TEXTS:
+    if workers == 1 or len(texts) < PARALLEL_MIN_TEXTS or not _can_fork():
         for chunk in chunks:
             results.extend(job(text) for text in chunk)
             if progress:
                 progress(len(chunk))
         return results
-    context = _pool_context()
-    if context.get_start_method() == "fork":
-        _tokenizer()  # Loaded once here, the forked workers share it instead of each loading it.
-    with context.Pool(workers, initializer=_start_worker, initargs=(job,)) as pool:
+    _tokenizer()  # Loaded once here, the forked workers share it (and its cache) instead of each loading it.
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_start_worker, initargs=(job,)) as pool:
         for chunk_results in pool.imap(_run_chunk, chunks):
             results.extend(chunk_results)
             if progress:
