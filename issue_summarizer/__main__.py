@@ -1,4 +1,4 @@
-"""Command line: `python -m issue_summarizer {prepare,train,summarize,evaluate} ...`.
+"""Command line: `python -m issue_summarizer {prepare,train,tune,summarize,evaluate} ...`.
 
 Every user error (a bad file, a missing model) ends with one line on stderr and exit
 status 2, never a traceback.
@@ -64,6 +64,12 @@ def command_evaluate(args) -> None:
     evaluate_command(args)
 
 
+def command_tune(args) -> None:
+    from issue_summarizer.decoding_search import tune_command
+
+    tune_command(args)
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser, flag: str) -> None:
     parser.add_argument(flag, required=True, type=Path, help="CSV, JSONL(.gz) or parquet file")
     parser.add_argument("--preset", choices=["kaggle", "news", "corpus"], help="column names of a known format")
@@ -98,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(summarize, "--input")
     summarize.add_argument("--output", required=True, type=Path, help="CSV or JSONL file to write")
-    summarize.add_argument("--beam-width", type=int, default=1, help="1 for greedy decoding")
+    summarize.add_argument("--beam-width", type=int, help="1 for greedy decoding (default: the model's tuned width)")
     summarize.add_argument("--batch-size", type=int, default=256)
     summarize.set_defaults(run=command_summarize)
 
@@ -106,9 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(evaluate, "--data")
     evaluate.add_argument("--split", default="test", help="test, validation, or all (every row of --data)")
-    evaluate.add_argument("--beam-width", type=int, default=1)
+    evaluate.add_argument("--beam-width", type=int, help="1 for greedy decoding (default: the model's tuned width)")
     evaluate.add_argument("--out", type=Path, help="directory for metrics and predictions (default: the model's)")
     evaluate.set_defaults(run=command_evaluate)
+
+    tune = commands.add_parser("tune", help="choose decoding defaults by validation ROUGE-L")
+    tune.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
+    _add_data_arguments(tune, "--data")
+    tune.add_argument("--rows", type=int, default=1000, help="validation rows to score (default: 1000)")
+    tune.set_defaults(run=command_tune)
     return parser
 
 

@@ -24,7 +24,7 @@ OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
 def summarize_frame(
     summarizer: Summarizer,
     frame: pd.DataFrame,
-    beam_width: int = 1,
+    beam_width: int | None = None,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:

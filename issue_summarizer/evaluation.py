@@ -51,6 +51,13 @@ def corpus_bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(predictions), [list(references)], force=True).score)
 
 
+def copy_rate(predictions: Sequence[str], title_vocabulary) -> float:
+    """The share of titles with a word outside the title vocabulary: only copying from the body puts it there."""
+    if not predictions:
+        return 0.0
+    return float(np.mean([any(word not in title_vocabulary.index for word in title.split()) for title in predictions]))
+
+
 def repeats_a_word(title: str, times: int = 3) -> bool:
     words = title.split()
     return any(words.count(word) >= times for word in set(words))
@@ -93,7 +100,7 @@ def select_rows(loaded: LoadedData, split_name: str, split: RepositorySplit | No
 def evaluate_frame(
     summarizer: Summarizer,
     frame: pd.DataFrame,
-    beam_width: int = 1,
+    beam_width: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Generate titles for `frame` and score them and the lead baseline in one run."""
@@ -117,7 +124,16 @@ def evaluate_frame(
             "lead_rougeL": lead_rows["rougeL"].round(4).to_numpy(),
         }
     )
-    metrics = {"model": model_metrics, f"lead_{LEAD_WORDS}": lead_metrics, "beam_width": beam_width}
+    model_metrics["copy_rate"] = round(copy_rate(predictions, summarizer.title_vocabulary), 4)
+    options = summarizer.decoding_options(beam_width, None)
+    metrics = {
+        "model": model_metrics,
+        f"lead_{LEAD_WORDS}": lead_metrics,
+        "decoding": {
+            name: getattr(options, name)
+            for name in ("beam_width", "length_penalty", "no_repeat_ngram_size", "min_length")
+        },
+    }
     return metrics, table
 
 
@@ -125,7 +141,7 @@ def evaluate_model_directory(
     model_directory: str | Path,
     loaded: LoadedData,
     split_name: str = "test",
-    beam_width: int = 1,
+    beam_width: int | None = None,
     out: Path | None = None,
 ) -> dict:
     """Evaluate a model directory on one split of loaded data; write metrics and predictions."""

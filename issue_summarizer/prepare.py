@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.copying import extend_body, extend_title
 from issue_summarizer.data_loading import LoadedData
 from issue_summarizer.length_stats import DEFAULT_COVERAGE, LengthHistogram, save_length_stats
 from issue_summarizer.padding import pad_sequences
@@ -62,15 +63,42 @@ def encode_texts(
     return pad_bodies(ids, config)
 
 
-def encode_titles(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
+def pad_titles(encoded: list[list[int]], config: SummarizerConfig) -> np.ndarray:
     # Truncation keeps the end marker: a title cut short must still teach the model to stop.
-    encoded = []
-    for document in tokens:
-        ids = vocabulary.encode(document)
-        if len(ids) > config.title_length:
-            ids = ids[: config.title_length - 1] + ids[-1:]
-        encoded.append(ids)
-    return pad_sequences(encoded, config.title_length, padding=config.title_padding, truncating=config.title_truncating)
+    length = config.title_length
+    encoded = [ids[: length - 1] + ids[-1:] if len(ids) > length else ids for ids in encoded]
+    return pad_sequences(encoded, length, padding=config.title_padding, truncating=config.title_truncating)
+
+
+def encode_titles(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
+    return pad_titles([vocabulary.encode(document) for document in tokens], config)
+
+
+def encode_for_copying(
+    body_tokens: list[list[str]], title_tokens: list[list[str]] | None, vocabulary: Vocabulary, config: SummarizerConfig
+) -> tuple[np.ndarray, np.ndarray | None, list[list[str]]]:
+    """Copy ids of bodies (aligned with their padded ids), extended title ids, and each body's unknown words."""
+    copy_ids, unknown_words = (
+        zip(*(extend_body(tokens, vocabulary) for tokens in body_tokens), strict=True) if body_tokens else ((), ())
+    )
+    titles = None
+    if title_tokens is not None:
+        extended = [extend_title(t, vocabulary, u) for t, u in zip(title_tokens, unknown_words, strict=True)]
+        titles = pad_titles(extended, config)
+    return pad_bodies(list(copy_ids), config), titles, list(unknown_words)
+
+
+def cap_rows_per_repository(rows: np.ndarray, repositories: list[str], cap: int, seed: int) -> np.ndarray:
+    """Keep at most `cap` rows of each repository, chosen at random (seeded), in their original order."""
+    rng = np.random.default_rng(seed)
+    by_repository: dict[str, list[int]] = {}
+    for row in rows:
+        by_repository.setdefault(repositories[row], []).append(int(row))
+    kept = []
+    for repository in sorted(by_repository):
+        members = by_repository[repository]
+        kept.extend(rng.choice(members, size=cap, replace=False) if len(members) > cap else members)
+    return np.sort(np.array(kept, dtype=np.int64))
 
 
 def _progress(total: int, description: str, enabled: bool):
@@ -99,6 +127,10 @@ def prepare(
             max_rows_per_eval_repository=config.max_rows_per_eval_repository,
         )
     indices = split_indices(repositories, split)
+    if config.max_rows_per_train_repository:
+        indices["train"] = cap_rows_per_repository(
+            indices["train"], repositories, config.max_rows_per_train_repository, config.seed
+        )
     used = np.sort(np.concatenate([indices[name] for name in SPLITS]))
     position = {row: offset for offset, row in enumerate(used)}
 
@@ -144,7 +176,12 @@ def prepare(
     for name in SPLITS:
         rows = [position[row] for row in indices[name]]
         encoded_bodies = encode_bodies([body_tokens[row] for row in rows], body_vocabulary, config)
-        encoded_titles = encode_titles([title_tokens[row] for row in rows], title_vocabulary, config)
+        if config.architecture == "attention":
+            copy_ids, encoded_titles, _ = encode_for_copying(
+                [body_tokens[row] for row in rows], [title_tokens[row] for row in rows], title_vocabulary, config
+            )
+        else:
+            encoded_titles = encode_titles([title_tokens[row] for row in rows], title_vocabulary, config)
         keep = np.ones(len(rows), dtype=bool)
         if config.drop_empty_titles and name != "test":
             # A title of only rare words teaches the model nothing but "<rare>".
@@ -153,13 +190,15 @@ def prepare(
         arrays[f"{name}_bodies"] = encoded_bodies[keep]
         arrays[f"{name}_titles"] = encoded_titles[keep]
         arrays[f"{name}_rows"] = indices[name][keep]
+        if config.architecture == "attention":
+            arrays[f"{name}_copy_ids"] = copy_ids[keep]
         split_sizes[name] = {"rows": int(keep.sum()), "repositories": len(getattr(split, name))}
 
     provenance = {
         "source": str(loaded.path),
         "rows_read": loaded.rows_read,
         "rows_dropped_on_load": dict(loaded.dropped),
-        "rows_capped_out_of_evaluation_splits": int(len(frame) - len(used)),
+        "rows_left_out_by_repository_caps": int(len(frame) - len(used)),
         "rows_dropped_in_pipeline": dict(dropped),
         "split": split_sizes,
         "body_vocabulary": {
@@ -202,10 +241,11 @@ def summary_lines(prepared: PreparedData, loaded: LoadedData) -> list[str]:
     """A human-readable summary of a `prepare` run."""
     provenance = prepared.provenance
     lines = [loaded.summary(), *loaded.problems]
-    if provenance["rows_capped_out_of_evaluation_splits"]:
+    if provenance["rows_left_out_by_repository_caps"]:
+        train_cap = prepared.config.max_rows_per_train_repository
         lines.append(
-            f"capped evaluation repositories at {prepared.split.max_rows_per_eval_repository} rows: "
-            f"{provenance['rows_capped_out_of_evaluation_splits']:,} rows left out"
+            f"capped rows per repository (evaluation {prepared.split.max_rows_per_eval_repository}, "
+            f"training {train_cap or 'no cap'}): {provenance['rows_left_out_by_repository_caps']:,} rows left out"
         )
     for reason, count in provenance["rows_dropped_in_pipeline"].items():
         lines.append(f"dropped {count:,} rows ({reason})")

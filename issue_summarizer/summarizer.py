@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
+from issue_summarizer.copying import to_decoder_input, words_from_ids
 from issue_summarizer.decoding import DecodingOptions, Hypothesis, decode
 from issue_summarizer.input_checks import check_body
-from issue_summarizer.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE, encode_bodies
+from issue_summarizer.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE, encode_bodies, encode_for_copying
 from issue_summarizer.tokenization import clean_and_tokenize
-from issue_summarizer.vocabulary import RARE_ID, Vocabulary
+from issue_summarizer.vocabulary import RARE_ID, START_ID, Vocabulary
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODEL_FILE = "model.keras"
@@ -34,6 +35,24 @@ REQUIRED_FILES = (MODEL_FILE, CONFIG_FILE, BODY_VOCABULARY_FILE, TITLE_VOCABULAR
 
 class ModelDirectoryError(ValueError):
     """A model directory is missing, incomplete or corrupt. The message says which file and how."""
+
+
+@dataclass
+class PreparedBatch:
+    body_ids: np.ndarray
+    copy_ids: np.ndarray | None
+    unknown_words: list[list[str]]
+
+
+@dataclass
+class Explanation:
+    """A title with what the model looked at: `attention[i, j]` is title word i's weight on body token j."""
+
+    body_tokens: list[str]
+    title_words: list[str]
+    score: float
+    attention: np.ndarray | None
+    copied: list[bool]
 
 
 @dataclass
@@ -65,7 +84,7 @@ class Summarizer:
     ) -> None:
         import tensorflow as tf
 
-        from issue_summarizer.model import build_decoder_step, build_encoder
+        from issue_summarizer.model import build_attention_map, build_decoder_step, build_encoder
 
         if len(body_vocabulary) > config.body_vocab_size or len(title_vocabulary) > config.title_vocab_size:
             raise ModelDirectoryError(f"{directory}: the vocabularies are larger than the configuration allows")
@@ -74,16 +93,19 @@ class Summarizer:
         self.body_vocabulary = body_vocabulary
         self.title_vocabulary = title_vocabulary
         self.directory = Path(directory) if directory else None
+        self.uses_attention = config.architecture == "attention"
         self.encoder = build_encoder(model)
         self.decoder_step = build_decoder_step(model, config)
         # Compiled once with fixed signatures, so neither batch size nor thread retraces them.
-        self._encode_graph = tf.function(
-            lambda ids: self.encoder(ids, training=False),
-            input_signature=[tf.TensorSpec((None, config.body_length), tf.int32)],
-        )
+        body_spec = tf.TensorSpec((None, config.body_length), tf.int32)
+        step_specs = [tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, config.hidden_dim), tf.float32)]
+        self._encode_graph = tf.function(lambda ids: self.encoder(ids, training=False), input_signature=[body_spec])
+        if self.uses_attention:
+            memory_spec = tf.TensorSpec((None, config.body_length, 2 * config.hidden_dim), tf.float32)
+            step_specs += [memory_spec, body_spec, body_spec]
+            self.attention_map = build_attention_map(model, config)
         self._step_graph = tf.function(
-            lambda ids, state: self.decoder_step([ids, state], training=False),
-            input_signature=[tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, config.hidden_dim), tf.float32)],
+            lambda *inputs: self.decoder_step(list(inputs), training=False), input_signature=step_specs
         )
         self._lock = threading.Lock()
 
@@ -128,47 +150,110 @@ class Summarizer:
     # Model calls.
 
     def _encoder_states(self, ids: np.ndarray) -> np.ndarray:
+        """The encoder's final state (the issue's embedding) for each row of body ids."""
         with self._lock:
-            return np.asarray(self._encode_graph(ids))
+            outputs = self._encode_graph(ids)
+        return np.asarray(outputs[0] if self.uses_attention else outputs)
 
-    def _step(self, previous_ids: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _step(self, previous_ids: np.ndarray, state: np.ndarray, *memory: np.ndarray) -> tuple[np.ndarray, ...]:
         with self._lock:
-            probabilities, new_state = self._step_graph(previous_ids, state.astype(np.float32))
-        return probabilities.numpy(), new_state.numpy()
+            outputs = self._step_graph(previous_ids, state.astype(np.float32), *memory)
+        return tuple(output.numpy() for output in outputs)
 
-    def decode_ids(self, body_ids: np.ndarray, options: DecodingOptions) -> list[list[Hypothesis]]:
-        return decode(self._step, self._encoder_states(body_ids), options)
+    def prepare_batch(self, tokens: Sequence[Sequence[str]]) -> PreparedBatch:
+        """Body ids, and for the attention model copy ids and each body's words missing from the title vocabulary."""
+        body_ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
+        if not self.uses_attention:
+            return PreparedBatch(body_ids, None, [[] for _ in tokens])
+        copy_ids, _, unknown_words = encode_for_copying(list(tokens), None, self.title_vocabulary, self.config)
+        return PreparedBatch(body_ids, copy_ids, unknown_words)
 
-    def _options(self, beam_width: int, max_length: int | None, **settings) -> DecodingOptions:
-        return DecodingOptions(beam_width=beam_width, max_length=max_length or self.config.title_length - 1, **settings)
+    def decode_batch(self, batch: PreparedBatch, options: DecodingOptions) -> list[list[Hypothesis]]:
+        """Titles (as extended ids) for a prepared batch, greedy or with beam search."""
+        if not self.uses_attention:
+            return decode(lambda ids, state: self._step(ids, state), self._encoder_states(batch.body_ids), options)
+        with self._lock:
+            state, encoder_outputs = (np.asarray(output) for output in self._encode_graph(batch.body_ids))
+        # Beam search runs `beam_width` rows per issue; each row reads its own issue's encoding.
+        rows = options.beam_width
+        memory = [np.repeat(array, rows, axis=0) for array in (encoder_outputs, batch.body_ids, batch.copy_ids)]
+        vocabulary_size = len(self.title_vocabulary)
 
-    def title_text(self, ids: Sequence[int], show_rare: bool = False) -> str:
-        return " ".join(self.title_vocabulary.decode(ids, show_rare=show_rare))
+        def step(previous_ids: np.ndarray, step_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            count = len(previous_ids)
+            probabilities, new_state, _ = self._step(
+                to_decoder_input(previous_ids, vocabulary_size), step_state, *(array[:count] for array in memory)
+            )
+            return probabilities, new_state
+
+        return decode(step, state, options)
+
+    def decoding_options(self, beam_width: int | None, max_length: int | None, **settings) -> DecodingOptions:
+        """Decoding options: what the caller sets, else the model's tuned defaults from its configuration."""
+        config = self.config
+        defaults = {
+            "length_penalty": config.length_penalty,
+            "no_repeat_ngram_size": config.no_repeat_ngram_size,
+            "min_length": config.min_title_length,
+        }
+        max_length = max_length or config.title_length - 1
+        defaults["min_length"] = min(defaults["min_length"], max_length)
+        return DecodingOptions(
+            beam_width=beam_width or config.beam_width, max_length=max_length, **{**defaults, **settings}
+        )
+
+    def title_words(self, ids: Sequence[int], unknown_words: Sequence[str] = (), show_rare: bool = False) -> list[str]:
+        return words_from_ids(ids, self.title_vocabulary, unknown_words, show_rare=show_rare)
+
+    def title_text(self, ids: Sequence[int], unknown_words: Sequence[str] = (), show_rare: bool = False) -> str:
+        return " ".join(self.title_words(ids, unknown_words, show_rare))
 
     def generate(
         self,
         texts: Sequence[str],
-        beam_width: int = 1,
+        beam_width: int | None = None,
         max_length: int | None = None,
         batch_size: int = 256,
         progress: Callable[[int], None] | None = None,
         show_rare: bool = False,
         **settings,
     ) -> list[list[tuple[str, float]]]:
-        """All alternatives (`num_alternatives`, best first) for each text as (title, score)."""
-        options = self._options(beam_width, max_length, allow_rare=show_rare, **settings)
+        """All alternatives (`num_alternatives`, best first) for each text as (title, score).
+
+        Settings left out (beam width, length penalty, n-gram blocking, minimum length) take
+        the model's defaults, which `python -m issue_summarizer tune` chose on validation data.
+        """
+        options = self.decoding_options(beam_width, max_length, allow_rare=show_rare, **settings)
         texts = [check_body(text).text for text in texts]
         tokens = self.tokenize(texts)
         results = []
         for start in range(0, len(texts), batch_size):
-            ids = encode_bodies(tokens[start : start + batch_size], self.body_vocabulary, self.config)
-            for hypotheses in self.decode_ids(ids, options):
-                results.append([(self.title_text(h.ids, show_rare), float(h.score)) for h in hypotheses])
+            batch = self.prepare_batch(tokens[start : start + batch_size])
+            for hypotheses, unknown in zip(self.decode_batch(batch, options), batch.unknown_words, strict=True):
+                results.append([(self.title_text(h.ids, unknown, show_rare), float(h.score)) for h in hypotheses])
             if progress:
-                progress(len(ids))
+                progress(len(batch.body_ids))
         return results
 
-    def summarize(self, texts: Sequence[str], beam_width: int = 1, **settings) -> list[tuple[str, float]]:
+    def explain(self, text: str, beam_width: int | None = None, **settings) -> Explanation:
+        """The best title for `text` with, for the attention model, the attention of each title
+        word over the body tokens and which title words were copied from the body."""
+        tokens = self.tokenize([check_body(text).text])
+        batch = self.prepare_batch(tokens)
+        options = self.decoding_options(beam_width, settings.pop("max_length", None), **settings)
+        best = self.decode_batch(batch, options)[0][0]
+        words = self.title_words(best.ids, batch.unknown_words[0])
+        if not self.uses_attention or not best.ids:
+            return Explanation(tokens[0], words, float(best.score), None, [False] * len(words))
+        title_input = to_decoder_input([[START_ID, *best.ids]], len(self.title_vocabulary))
+        with self._lock:
+            weights = np.asarray(self.attention_map([batch.body_ids, batch.copy_ids, title_input]))[0]
+        # Bodies are padded in front: the last len(tokens) positions hold the body's tokens.
+        weights = weights[:, self.config.body_length - len(tokens[0]) :]
+        copied = [token_id >= len(self.title_vocabulary) for token_id in best.ids]
+        return Explanation(tokens[0], words, float(best.score), weights, copied)
+
+    def summarize(self, texts: Sequence[str], beam_width: int | None = None, **settings) -> list[tuple[str, float]]:
         """The best title and its score (mean log-probability per token) for each text."""
         return [alternatives[0] for alternatives in self.generate(texts, beam_width=beam_width, **settings)]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
+from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.prepare import ARRAYS_FILE, prepare, save_prepared, summary_lines
 
@@ -30,11 +31,27 @@ HISTORY_FILE = "history.json"
 TRAINING_FILE = "training.json"
 
 
-def teacher_forcing(bodies: np.ndarray, titles: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def teacher_forcing(
+    bodies: np.ndarray, titles: np.ndarray, copy_ids: np.ndarray | None = None, vocabulary_size: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Inputs, targets and sample weights: the decoder reads the title up to its last token and
-    predicts it from the first word on; padding positions carry no weight in the loss."""
+    predicts it from the first word on; padding positions carry no weight in the loss.
+
+    With `copy_ids` (the attention model), titles hold extended ids: targets keep them, so the
+    model learns to copy, while the decoder reads copied words as the rare-word id.
+    """
     targets = titles[:, 1:]
-    return [bodies, titles[:, :-1]], targets, (targets != 0).astype(np.float32)
+    weights = (targets != 0).astype(np.float32)
+    if copy_ids is None:
+        return [bodies, titles[:, :-1]], targets, weights
+    return [bodies, copy_ids, to_decoder_input(titles[:, :-1], vocabulary_size)], targets, weights
+
+
+def split_inputs(arrays: dict[str, np.ndarray], name: str, config: SummarizerConfig):
+    """`teacher_forcing` for one split of prepared arrays."""
+    return teacher_forcing(
+        arrays[f"{name}_bodies"], arrays[f"{name}_titles"], arrays.get(f"{name}_copy_ids"), config.title_vocab_size
+    )
 
 
 @dataclass
@@ -90,8 +107,8 @@ def train_model(
         print(f"resuming from epoch {initial_epoch}")
     else:
         model = build_training_model(config)
-    inputs, targets, weights = teacher_forcing(arrays["train_bodies"], arrays["train_titles"])
-    validation = teacher_forcing(arrays["validation_bodies"], arrays["validation_titles"])
+    inputs, targets, weights = split_inputs(arrays, "train", config)
+    validation = split_inputs(arrays, "validation", config)
     started = time.perf_counter()
     if initial_epoch < config.epochs:
         model.fit(

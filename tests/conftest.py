@@ -68,3 +68,29 @@ def trained_tiny_model(tmp_path_factory) -> Path:
     )
     assert status == 0
     return directory / "model"
+
+
+def make_copy_rows(count: int = 400, repositories: int = 16, seed: int = 0) -> list[dict]:
+    """Issues whose titles name an identifier that appears once in the body and nowhere else,
+    so no vocabulary can hold it: only copying can put it in the title."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(count):
+        identifier = f"func{rng.randint(10_000, 99_999)}"
+        component = rng.choice(COMPONENTS)
+        body = f"Calling {identifier} in the {component} raises an error. It worked yesterday."
+        repo = f"owner{index % repositories}/project{index % repositories}"
+        rows.append({"repo": repo, "title": f"{identifier} raises error", "body": body, "source": "tests"})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def trained_copy_model(tmp_path_factory) -> Path:
+    """A tiny attention model trained once on titles that must copy an unseen identifier."""
+    from issue_summarizer.__main__ import main
+
+    directory = tmp_path_factory.mktemp("copy_model")
+    data = write_jsonl_gz(directory.parent / "copy_train.jsonl.gz", make_copy_rows())
+    argv = ["train", "--data", str(data), "--out", str(directory / "model"), "--config", "tiny-attention"]
+    assert main([*argv, "--workers", "1"]) == 0
+    return directory / "model"

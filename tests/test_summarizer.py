@@ -84,3 +84,25 @@ def test_shipped_model_loads_and_summarizes():
     summarizer = Summarizer.load(REPO_ROOT / "model")
     title, _ = summarizer.summarize(["When I run pip install on Windows the build fails with a compiler error."])[0]
     assert title.strip()
+
+
+def test_attention_model_learns_to_copy_identifiers_missing_from_the_vocabulary(trained_copy_model):
+    from tests.conftest import make_copy_rows
+
+    summarizer = Summarizer.load(trained_copy_model)
+    rows = make_copy_rows(count=20, seed=99)  # Identifiers never seen in training.
+    titles = [title for title, _ in summarizer.summarize([row["body"] for row in rows])]
+    copied = sum(row["title"].split()[0] in title.split() for title, row in zip(titles, rows, strict=True))
+    assert copied >= 16, titles
+    explanation = summarizer.explain(rows[0]["body"])
+    assert explanation.attention.shape == (len(explanation.title_words) + 1, len(explanation.body_tokens))
+    assert any(explanation.copied)
+
+
+def test_attention_beam_one_equals_greedy(trained_copy_model):
+    from tests.conftest import make_copy_rows
+
+    summarizer = Summarizer.load(trained_copy_model)
+    bodies = [row["body"] for row in make_copy_rows(count=12, seed=5)]
+    assert summarizer.summarize(bodies, beam_width=1) == summarizer.summarize(bodies)
+    assert len(summarizer.summarize(bodies, beam_width=4)) == 12

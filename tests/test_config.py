@@ -1,0 +1,35 @@
+import pytest
+
+from issue_summarizer.cleaning import CleaningOptions
+from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
+
+
+def test_round_trip_through_the_model_directory(tmp_path):
+    config = CONFIGURATIONS["attention"].updated(cleaning=CleaningOptions(code_blocks="keep"), beam_width=4)
+    config.save(tmp_path)
+    assert SummarizerConfig.load(tmp_path) == config
+
+
+def test_seed_defaults_match_the_tutorial():
+    seed = CONFIGURATIONS["seed"]
+    assert (seed.body_vocab_size, seed.title_vocab_size, seed.body_length, seed.title_length) == (8000, 4500, 70, 12)
+    assert (seed.embedding_dim, seed.hidden_dim, seed.architecture) == (300, 300, "seed")
+
+
+def test_older_directories_without_new_fields_still_load(tmp_path):
+    (tmp_path / "config.json").write_text('{"name": "seed", "body_length": 70}')
+    assert SummarizerConfig.load(tmp_path).beam_width == 1
+
+
+@pytest.mark.parametrize(
+    "content", ["{", '{"unknown_field": 1}', '{"architecture": "transformer"}', '{"title_length": 2}']
+)
+def test_bad_configurations_are_refused(tmp_path, content):
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(ValueError, match="config.json"):
+        SummarizerConfig.load(tmp_path)
+
+
+def test_missing_configuration(tmp_path):
+    with pytest.raises(ValueError, match="missing"):
+        SummarizerConfig.load(tmp_path)

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from issue_summarizer.config import CONFIGURATIONS
+from issue_summarizer.model import (
+    build_attention_map,
+    build_decoder_step,
+    build_encoder,
+    build_training_model,
+    extended_vocabulary_size,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def random_inputs(config, batch=8, padding=10, seed=0):
+    rng = np.random.default_rng(seed)
+    body = rng.integers(4, config.body_vocab_size, (batch, config.body_length)).astype("int32")
+    body[:, :padding] = 0  # Bodies are padded in front.
+    copy = rng.integers(4, extended_vocabulary_size(config), (batch, config.body_length)).astype("int32")
+    copy[:, :padding] = 0
+    titles = rng.integers(4, config.title_vocab_size, (batch, config.title_length - 1)).astype("int32")
+    return body, copy, titles
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-attention"])
+def test_training_model_outputs_distributions(name):
+    config = CONFIGURATIONS[name]
+    model = build_training_model(config)
+    body, copy, titles = random_inputs(config)
+    inputs = [body, copy, titles] if config.architecture == "attention" else [body, titles]
+    probabilities = np.asarray(model(inputs))
+    size = extended_vocabulary_size(config) if config.architecture == "attention" else config.title_vocab_size
+    assert probabilities.shape == (8, config.title_length - 1, size)
+    assert np.allclose(probabilities.sum(axis=-1), 1, atol=1e-4)
+
+
+def test_attention_weights_sum_to_one_over_the_real_body_tokens():
+    config = CONFIGURATIONS["tiny-attention"]
+    model = build_training_model(config)
+    body, copy, titles = random_inputs(config, padding=12)
+    weights = np.asarray(build_attention_map(model, config)([body, copy, titles]))
+    assert weights.shape == (8, config.title_length - 1, config.body_length)
+    assert np.allclose(weights.sum(axis=-1), 1, atol=1e-5)
+    assert np.abs(weights[:, :, :12]).max() < 1e-6
+
+
+def test_decoder_step_matches_the_training_model():
+    config = CONFIGURATIONS["tiny-attention"]
+    model = build_training_model(config)
+    body, copy, titles = random_inputs(config)
+    full = np.asarray(model([body, copy, titles]))
+    state, outputs = (np.asarray(value) for value in build_encoder(model)(body))
+    step = build_decoder_step(model, config)
+    for position in range(3):
+        probabilities, state, _ = (
+            np.asarray(value) for value in step([titles[:, position : position + 1], state, outputs, body, copy])
+        )
+        assert np.allclose(probabilities, full[:, position], atol=1e-4)
