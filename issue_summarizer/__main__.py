@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="override the configuration's epochs")
     train.add_argument("--batch-size", type=int, help="override the configuration's batch size")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument(
+        "--extra-data",
+        type=Path,
+        action="append",
+        help="more training rows (other trackers, pull requests); repeatable",
+    )
+    train.add_argument("--max-rows-per-repository", type=int, help="cap training rows per repository (0: no cap)")
     train.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
     train.set_defaults(run=command_train)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from issue_summarizer.config import SummarizerConfig
@@ -112,8 +114,13 @@ def prepare(
     workers: int | None = None,
     show_progress: bool = True,
     split: RepositorySplit | None = None,
+    extra: Sequence[LoadedData] = (),
 ) -> PreparedData:
-    """Run the text pipeline on loaded rows. A given `split` is reused instead of made anew."""
+    """Run the text pipeline on loaded rows. A given `split` is reused instead of made anew.
+
+    `extra` data (other trackers, pull requests) only ever adds training rows: the split is
+    made from `loaded` alone, and extra rows from a validation or test repository are left out.
+    """
     frame = loaded.frame
     if "title" not in frame.columns:
         raise ValueError(f"{loaded.path}: training data needs a title column")
@@ -127,6 +134,20 @@ def prepare(
             max_rows_per_eval_repository=config.max_rows_per_eval_repository,
         )
     indices = split_indices(repositories, split)
+    extra_rows = {}
+    if extra:
+        evaluation_repositories = set(split.validation) | set(split.test)
+        extra_frames = [data.frame[["title", "body", "repo"]] for data in extra]
+        frame = pd.concat([frame[["title", "body", "repo"]], *extra_frames], ignore_index=True)
+        start = len(repositories)
+        repositories = frame["repo"].tolist()
+        added = [row for row in range(start, len(frame)) if repositories[row] not in evaluation_repositories]
+        indices["train"] = np.concatenate([indices["train"], np.array(added, dtype=np.int64)])
+        extra_rows = {
+            "sources": [data.path for data in extra],
+            "rows_read": int(len(frame) - start),
+            "rows_from_evaluation_repositories_left_out": int(len(frame) - start - len(added)),
+        }
     if config.max_rows_per_train_repository:
         indices["train"] = cap_rows_per_repository(
             indices["train"], repositories, config.max_rows_per_train_repository, config.seed
@@ -200,6 +221,7 @@ def prepare(
         "rows_dropped_on_load": dict(loaded.dropped),
         "rows_left_out_by_repository_caps": int(len(frame) - len(used)),
         "rows_dropped_in_pipeline": dict(dropped),
+        "extra_training_data": extra_rows,
         "split": split_sizes,
         "body_vocabulary": {
             "size": len(body_vocabulary),

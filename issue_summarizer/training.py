@@ -134,7 +134,10 @@ def _config_from_args(args) -> SummarizerConfig:
         raise ValueError(f"unknown configuration {args.config!r}; choose one of {', '.join(CONFIGURATIONS)}")
     config = CONFIGURATIONS[args.config]
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size}
-    return config.updated(**{key: value for key, value in overrides.items() if value is not None})
+    config = config.updated(**{key: value for key, value in overrides.items() if value is not None})
+    if args.max_rows_per_repository is not None:
+        config = config.updated(max_rows_per_train_repository=args.max_rows_per_repository or None)
+    return config
 
 
 def train_command(args) -> LoadedData:
@@ -150,7 +153,8 @@ def train_command(args) -> LoadedData:
         print(f"reusing prepared arrays from {arrays_path}")
     else:
         config = _config_from_args(args)
-        prepared = prepare(loaded, config, workers=args.workers)
+        extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
+        prepared = prepare(loaded, config, workers=args.workers, extra=extra)
         for line in summary_lines(prepared, loaded):
             print(line)
         save_prepared(prepared, directory, include_arrays=False)

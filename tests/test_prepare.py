@@ -48,3 +48,28 @@ def test_prepare_reports_a_bad_file_without_traceback(tmp_path, capsys):
     assert main(["prepare", "--data", str(path), "--out", str(tmp_path / "o")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error:") and "wrong.csv" in error and "Traceback" not in error
+
+
+def test_extra_data_only_adds_training_rows_from_unseen_repositories(corpus_file, tmp_path):
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    loaded = load_issues(corpus_file)
+    base = prepare(loaded, CONFIGURATIONS["tiny"], workers=1, show_progress=False)
+    test_repository = base.split.test[0]
+    extra_rows = [dict(row, repo="tracker/project") for row in make_rows(count=30, seed=4)]
+    extra_rows += [dict(row, repo=test_repository) for row in make_rows(count=5, seed=5)]
+    extra = load_issues(write_jsonl_gz(tmp_path / "extra.jsonl.gz", extra_rows))
+    prepared = prepare(loaded, CONFIGURATIONS["tiny"], workers=1, show_progress=False, extra=[extra])
+    assert prepared.split == base.split
+    assert len(prepared.arrays["train_titles"]) == len(base.arrays["train_titles"]) + 30
+    assert np.array_equal(prepared.arrays["test_rows"], base.arrays["test_rows"])
+    assert prepared.provenance["extra_training_data"]["rows_from_evaluation_repositories_left_out"] == 5
+
+
+def test_training_rows_can_be_capped_per_repository(corpus_file):
+    loaded = load_issues(corpus_file)
+    capped = prepare(
+        loaded, CONFIGURATIONS["tiny"].updated(max_rows_per_train_repository=5), workers=1, show_progress=False
+    )
+    repositories = loaded.frame["repo"].to_numpy()[capped.arrays["train_rows"]]
+    assert max(list(repositories).count(repo) for repo in set(repositories)) <= 5
