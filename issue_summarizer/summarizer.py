@@ -67,6 +67,8 @@ class SeenToken:
 def _load_keras_model(path: Path):
     import keras
 
+    import issue_summarizer.model  # noqa: F401  Registers the custom attention layers for deserialization.
+
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, TypeError) as error:

@@ -1,0 +1,191 @@
+"""Holdout browser: the model's titles for issues it never saw, next to the real ones."""
+
+import numpy as np
+import streamlit as st
+
+from issue_summarizer import app_state, data_sources
+from issue_summarizer.evaluation import evaluate_frame
+from issue_summarizer.holdout import (
+    SORT_ORDERS,
+    evaluation_rows,
+    filter_predictions,
+    prepare_predictions,
+    repository_choices,
+    save_predictions,
+    sort_predictions,
+    summary_metrics,
+)
+
+UPLOAD_ROWS = 2000  # Uploads are cut to this many rows so an evaluation takes seconds, not minutes.
+ROW_KEY = "holdout_row:{identity}"  # One chosen row per source, so switching sources never shows a stale row.
+SELECTION_KEY = "holdout_last_selection"
+TABLE_COLUMNS = ["repo", "rougeL", "lead_rougeL", "title", "predicted_title", "lead", "score"]
+
+
+def evaluate(rows, label: str, identity: str) -> app_state.HoldoutIssues:
+    """Summarize and score `rows` with a progress bar."""
+    summarizer = app_state.current_summarizer()
+    bar = app_state.ProgressBar(
+        len(rows), "Summarized {done:,} of {total:,} issues", "Scoring the titles against the real ones…"
+    )
+    metrics, table = evaluate_frame(summarizer, rows, progress=bar)
+    bar.clear()
+    return app_state.HoldoutIssues(prepare_predictions(table), label, identity, evaluated=True, metrics=metrics)
+
+
+def from_test_split() -> app_state.HoldoutIssues | None:
+    """Saved predictions, this session's evaluation, or an offer to evaluate the data file's test split."""
+    issues = app_state.saved_predictions() or app_state.session_evaluation()
+    if issues is not None:
+        return issues
+    path = app_state.usable_data_path()
+    if path is None:
+        app_state.explain_missing_data("The holdout browser")
+        return None
+    identity = data_sources.file_identity(path)
+    rows = app_state.load_test_split(path, identity, str(app_state.model_directory()))
+    st.info(
+        f"There are no saved predictions in `{app_state.model_directory()}` yet. The test split of `{path}` "
+        f"has **{len(rows):,} issues** from {rows['repo'].nunique():,} repositories the model never saw.",
+        icon=":material/science:",
+    )
+    if st.button(f"Evaluate the model on {len(rows):,} test issues", type="primary", key="evaluate_test_split"):
+        issues = evaluate(rows, f"test split of `{path}`", identity)
+        issues.metrics.update({"split": "test", "data": path})
+        saved = save_predictions(issues.frame, issues.metrics, app_state.model_directory())
+        if saved is None:
+            # The model directory is read-only: keep the results for this visitor only.
+            app_state.remember_evaluation(issues)
+            st.toast("The model directory is read-only, so the predictions are kept for this session only.")
+        else:
+            st.toast(f"Saved {saved.name} into the model directory.")
+        st.rerun()
+    return None
+
+
+def from_upload() -> app_state.HoldoutIssues | None:
+    uploaded = st.file_uploader(
+        "Issues with their real titles (CSV, JSONL or parquet with `title` and `body` columns)",
+        type=data_sources.UPLOAD_TYPES,
+        key="holdout_upload",
+    )
+    if uploaded is None:
+        st.info("Upload a file of issues with titles to see how the model does on them.", icon=":material/folder_open:")
+        return None
+    loaded, identity = app_state.read_uploaded_file(uploaded, require_title=True)
+    for problem in loaded.problems:
+        st.caption(problem)
+    key = f"holdout_upload:{identity}"
+    if key not in st.session_state:
+        rows = evaluation_rows(data_sources.usable_rows(loaded.frame), UPLOAD_ROWS)
+        if len(loaded.frame) > UPLOAD_ROWS:
+            st.warning(f"The file has {len(loaded.frame):,} usable rows; the first {UPLOAD_ROWS:,} are evaluated.")
+        st.session_state[key] = evaluate(rows, f"upload `{uploaded.name}`", identity)
+    return st.session_state[key]
+
+
+def show_metrics(issues: app_state.HoldoutIssues) -> None:
+    summary = summary_metrics(issues.frame)
+    columns = st.columns(5)
+    columns[0].metric("Issues", f"{summary['rows']:,}")
+    columns[1].metric("Repositories", f"{summary['repositories']:,}")
+    columns[2].metric(
+        "Model ROUGE-L",
+        f"{summary['model_rougeL']:.3f}",
+        f"{summary['model_rougeL'] - summary['lead_rougeL']:+.3f} vs lead",
+    )
+    columns[3].metric("Lead ROUGE-L", f"{summary['lead_rougeL']:.3f}", help="The first 12 words of the cleaned body.")
+    columns[4].metric("Model beats lead", f"{summary['model_wins']:.0%}", help="Share of issues with a higher ROUGE-L.")
+    model = (issues.metrics or {}).get("model")
+    if model:
+        st.caption(
+            f"From {issues.label}: ROUGE-1 {model['rouge1']:.3f}, ROUGE-2 {model['rouge2']:.3f}, "
+            f"ROUGE-L {model['rougeL']:.3f}, BLEU {model['bleu']:.2f} over {model['rows']:,} issues."
+        )
+    else:
+        st.caption(f"From {issues.label}.")
+
+
+def show_detail(row) -> None:
+    with st.container(border=True, key="holdout_detail"):
+        st.markdown(f"**{row['repo']}**")
+        scores = st.columns(3)
+        scores[0].metric("Model ROUGE-L", f"{row['rougeL']:.3f}")
+        scores[1].metric("Lead ROUGE-L", f"{row['lead_rougeL']:.3f}")
+        scores[2].metric("Model confidence", f"{row['score']:.2f}", help="Mean log-probability per word.")
+        titles = st.columns(3)
+        titles[0].markdown("###### Actual title")
+        titles[0].text(row["title"])
+        titles[1].markdown("###### Model's title")
+        titles[1].text(row["predicted_title"] or "(empty)")
+        titles[2].markdown("###### First 12 words")
+        titles[2].text(row["lead"])
+        st.markdown("###### Body")
+        with st.container(height=280):
+            st.text(row["body"])
+
+
+st.title("Holdout browser")
+st.markdown(
+    "The model's titles for issues from repositories it never saw during training, next to the real titles "
+    "and to the simplest baseline, the body's first 12 words."
+)
+
+issues = None
+with app_state.friendly_errors("preparing the held-out issues"):
+    source = st.segmented_control(
+        "Issues", ["Test split", "Uploaded file"], default="Test split", key="holdout_source", required=True
+    )
+    issues = from_test_split() if source == "Test split" else from_upload()
+if issues is None:
+    # Either nothing to show yet (the visitor was told what to do) or an error was shown.
+    st.stop()
+
+with app_state.friendly_errors("showing the predictions"):
+    table = issues.frame
+    row_key = ROW_KEY.format(identity=issues.identity)
+    show_metrics(issues)
+
+    filters = st.columns([2, 3, 3, 2])
+    rouge_range = filters[0].slider("ROUGE-L", 0.0, 1.0, (0.0, 1.0), 0.05, key="holdout_rouge")
+    repositories = filters[1].multiselect(
+        "Repositories", repository_choices(table), key="holdout_repositories", placeholder="All repositories"
+    )
+    search = filters[2].text_input("Search titles and bodies", key="holdout_search", placeholder="e.g. memory leak")
+    order = filters[3].selectbox("Order", list(SORT_ORDERS), key="holdout_order")
+    shown = sort_predictions(filter_predictions(table, rouge_range, repositories, search), order)
+
+    caption_column, button_column = st.columns([4, 1], vertical_alignment="center")
+    caption_column.caption(f"{len(shown):,} of {len(table):,} issues match. Select a row to read it in full.")
+    if button_column.button(
+        "Random example", icon=":material/casino:", disabled=shown.empty, width="stretch", key="holdout_random"
+    ):
+        st.session_state[row_key] = int(np.random.default_rng().choice(shown.index.to_numpy()))
+
+    event = st.dataframe(
+        shown[TABLE_COLUMNS],
+        hide_index=True,
+        width="stretch",
+        height=360,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="holdout_table",
+        column_config={
+            "repo": st.column_config.TextColumn("repository"),
+            "title": st.column_config.TextColumn("actual title", width="medium"),
+            "predicted_title": st.column_config.TextColumn("model's title", width="medium"),
+            "lead": st.column_config.TextColumn("first 12 words"),
+            "rougeL": st.column_config.ProgressColumn("ROUGE-L", min_value=0.0, max_value=1.0, format="%.2f"),
+            "lead_rougeL": st.column_config.NumberColumn("lead ROUGE-L", format="%.2f"),
+            "score": st.column_config.NumberColumn("confidence", format="%.2f"),
+        },
+    )
+    # A new table selection wins over an earlier random pick, and a random pick over an old selection.
+    selected = list(event.selection.rows) if event is not None else []
+    if selected and selected != st.session_state.get(SELECTION_KEY):
+        st.session_state[row_key] = int(shown.index[selected[0]])
+    st.session_state[SELECTION_KEY] = selected
+
+    row_index = st.session_state.get(row_key)
+    if row_index is not None and row_index in table.index:
+        show_detail(table.loc[row_index])

@@ -1,0 +1,160 @@
+"""Overview: the model card, built from the files in the model directory."""
+
+import streamlit as st
+
+from issue_summarizer import app_state
+from issue_summarizer.charts import training_curves_chart
+from issue_summarizer.model_card import (
+    configuration_table,
+    history_frame,
+    layer_table,
+    metrics_table,
+    split_table,
+    vocabulary_table,
+)
+from issue_summarizer.summarizer import ModelDirectoryError
+
+COUNT = st.column_config.NumberColumn(format="localized")
+
+
+def full_height(rows: int) -> int:
+    """A dataframe height in pixels that shows every row without scrolling."""
+    return 35 * (rows + 1) + 3
+
+
+st.title("Issue Summarizer")
+st.markdown(
+    "A sequence-to-sequence model that **writes a GitHub issue's title from its body**. "
+    "A GRU encoder reads the first words of the cleaned body into one vector; a GRU decoder "
+    "writes the title from that vector one word at a time, greedily or with beam search. "
+    "It follows Hamel Husain's *How to create data products that are magical using sequence-to-sequence models*."
+)
+
+with app_state.friendly_errors("reading the model directory"):
+    try:
+        card = app_state.model_card()
+    except ModelDirectoryError as error:
+        app_state.show_missing_model(error)
+        st.stop()
+
+    metrics = card.metrics or {}
+    model_scores = metrics.get("model") or {}
+    lead_scores = metrics.get("lead_12") or {}
+    provenance = card.provenance or {}
+    training = card.training or {}
+
+    # Headline figures first: what a visitor wants to know at a glance.
+    columns = st.columns(4)
+    if model_scores:
+        lead_rouge = lead_scores.get("rougeL")
+        delta = f"{model_scores['rougeL'] - lead_rouge:+.3f} vs first 12 words" if lead_rouge is not None else None
+        columns[0].metric("Test ROUGE-L", f"{model_scores['rougeL']:.3f}", delta)
+        columns[1].metric("Test BLEU", f"{model_scores.get('bleu', 0):.1f}")
+    else:
+        columns[0].metric("Test ROUGE-L", "—")
+        columns[1].metric("Test BLEU", "—")
+    columns[2].metric("Training issues", f"{provenance.get('split', {}).get('train', {}).get('rows', 0):,}")
+    columns[3].metric("Epochs trained", training.get("epochs_run", "—"))
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Test metrics", anchor=False)
+        if metrics:
+            st.caption(
+                f"On the held-out **{metrics.get('split', 'test')}** repositories "
+                f"(beam width {metrics.get('beam_width', 1)}). Titles and references are compared cleaned and "
+                "tokenized; the baseline is the first 12 words of the cleaned body."
+            )
+            st.dataframe(
+                metrics_table(metrics),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    name: st.column_config.NumberColumn(name, format="%.3f")
+                    for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L")
+                }
+                | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f"), "rows": COUNT},
+            )
+        else:
+            st.info(
+                "No `metrics.json` in the model directory yet. Score the model with "
+                f"`python -m issue_summarizer evaluate --model {card.directory} --data DATA`, "
+                "or run the evaluation from the Holdout browser.",
+                icon=":material/bar_chart:",
+            )
+
+        st.subheader("Training curves", anchor=False)
+        if card.history:
+            st.altair_chart(training_curves_chart(history_frame(card.history)), width="stretch")
+            if training:
+                st.caption(
+                    f"{training.get('epochs_run', '?')} epochs in {training.get('seconds', 0) / 60:.1f} minutes "
+                    f"({training.get('samples_per_second', 0):,.0f} issues/s); best validation loss "
+                    f"{training.get('best_val_loss', float('nan')):.3f}. Training stops when validation loss stops "
+                    "improving and keeps the best epoch's weights."
+                )
+        else:
+            st.info(
+                "No `history.json` in the model directory, so there are no curves to draw.",
+                icon=":material/show_chart:",
+            )
+
+    with right:
+        st.subheader("Data", anchor=False)
+        if provenance:
+            st.markdown(
+                f"Source `{provenance.get('source', 'unknown')}`: {provenance.get('rows_read', 0):,} issues read. "
+                "The split is **by repository**, so test figures describe projects the model never saw."
+            )
+            st.dataframe(
+                split_table(provenance),
+                hide_index=True,
+                width="stretch",
+                column_config={"rows": COUNT, "repositories": COUNT},
+            )
+            vocabularies = vocabulary_table(provenance)
+            if not vocabularies.empty:
+                st.dataframe(
+                    vocabularies,
+                    hide_index=True,
+                    width="stretch",
+                    column_config={
+                        name: st.column_config.NumberColumn(name, format="percent")
+                        for name in ("train coverage", "test coverage")
+                    }
+                    | {"size": COUNT},
+                )
+        else:
+            st.info("No `provenance.json` in the model directory.", icon=":material/inventory_2:")
+
+        if provenance.get("rows_dropped_in_pipeline"):
+            dropped = ", ".join(
+                f"{count:,} {reason}" for reason, count in provenance["rows_dropped_in_pipeline"].items()
+            )
+            st.caption(f"Dropped while preparing: {dropped}.")
+
+    configuration_column, architecture_column = st.columns(2, gap="large")
+    with configuration_column:
+        st.subheader("Configuration", anchor=False)
+        # A static table wraps the longer explanations instead of cutting them off.
+        st.table(configuration_table(card.config).set_index("setting"))
+    with architecture_column:
+        st.subheader("Architecture", anchor=False)
+        try:
+            summarizer = app_state.current_summarizer()
+        except ModelDirectoryError as error:
+            st.warning(f"The configuration is readable but the model is not: {error}", icon=":material/warning:")
+        else:
+            layers = layer_table(summarizer.model)
+            st.dataframe(
+                layers,
+                hide_index=True,
+                width="stretch",
+                height=full_height(len(layers)),
+                column_config={"parameters": COUNT},
+            )
+            st.caption(
+                f"{summarizer.model.count_params():,} parameters. Training uses teacher forcing: the decoder reads "
+                "the true title shifted by one word. For inference the encoder and a one-step decoder are cut out "
+                "of the same weights."
+            )

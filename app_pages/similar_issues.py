@@ -1,0 +1,133 @@
+"""Similar issues: a map of held-out issues by what the encoder makes of them, and nearest neighbours."""
+
+import pandas as pd
+import streamlit as st
+
+from issue_summarizer import app_state, data_sources
+from issue_summarizer.charts import points_outside_view, similarity_map_chart
+from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.similarity import MAP_ROWS, cluster_names, repository_groups, sample_rows
+
+NEIGHBOURS = 10
+TOOLTIP_TITLE_CHARS = 120
+
+st.title("Similar issues")
+st.markdown(
+    f"Each dot is a held-out issue, placed by the encoder's final state (the vector the decoder writes the title "
+    f"from), projected to 2-D with UMAP. Up to {MAP_ROWS:,} issues are drawn. Paste an issue to find its nearest "
+    "neighbours by cosine similarity and see where it lands. Scroll to zoom, drag to pan, double-click to reset."
+)
+
+summarizer = app_state.summarizer_or_explain()
+if summarizer is None:
+    st.stop()
+issue_map = None
+with app_state.friendly_errors("preparing the issues to map"):
+    source = st.segmented_control(
+        "Issues", ["Test split", "Uploaded file"], default="Test split", key="similar_source", required=True
+    )
+    if source == "Test split":
+        issues = app_state.held_out_issues()
+        if issues is None:
+            app_state.explain_missing_data("The map")
+            st.stop()
+        frame, identity, label = issues.frame, issues.identity, issues.label
+    else:
+        uploaded = st.file_uploader(
+            "Issues file (CSV, JSONL or parquet with a `body` column)",
+            type=data_sources.UPLOAD_TYPES,
+            key="similar_upload",
+        )
+        if uploaded is None:
+            st.info("Upload a file of issues to map them.", icon=":material/folder_open:")
+            st.stop()
+        loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False)
+        frame, label = loaded.frame, f"upload `{uploaded.name}`"
+        if "title" not in frame.columns:
+            frame = frame.assign(title="")
+    sample = sample_rows(data_sources.usable_rows(frame[["repo", "title", "body"]]))
+    identity = f"{app_state.model_identity()}|{identity}:{len(sample)}"
+
+    with st.status(f"Mapping {len(sample):,} issues from {label}…", expanded=True) as status:
+        st.write(f"Embedding {len(sample):,} bodies with the encoder…")
+        vectors = app_state.embeddings(identity, sample["body"].tolist())
+        st.write(
+            "Fitting the UMAP projection. In a fresh process UMAP first compiles its numba code, which takes "
+            "20 to 60 seconds; later maps reuse it and take a few seconds."
+        )
+        issue_map = app_state.similarity_map(identity, sample, vectors)
+        status.update(label=f"Map of {len(sample):,} issues from {label}", state="complete", expanded=False)
+
+if issue_map is None:
+    st.stop()  # The failure was shown above.
+
+with app_state.friendly_errors("drawing the map"):
+    map_column, query_column = st.columns([3, 2], gap="large")
+    with query_column:
+        colour_by = st.segmented_control(
+            "Colour by", ["Repository", "Topic cluster"], default="Repository", key="similar_colour", required=True
+        )
+        cluster_count = st.slider(
+            "Clusters",
+            2,
+            20,
+            8,
+            key="similar_clusters",
+            disabled=colour_by != "Topic cluster",
+            help="KMeans on the embeddings; each cluster is named by its most distinctive title words.",
+        )
+        query = st.text_area(
+            "Find issues like this one",
+            key="similar_query",
+            height=200,
+            placeholder="Paste an issue body, then press Ctrl+Enter.",
+        )
+
+    points = issue_map.frame.drop(columns="body").copy()
+    points["title"] = points["title"].str.slice(0, TOOLTIP_TITLE_CHARS)
+    if colour_by == "Repository":
+        points["group"] = repository_groups(points["repo"])
+        colour_title = "repository (top 10)"
+    else:
+        labels = app_state.clusters(identity, cluster_count, issue_map.embeddings)
+        names = cluster_names(issue_map.frame["title"].tolist(), labels)
+        points["group"] = [names[label] for label in labels]
+        colour_title = "cluster"
+
+    neighbours = None
+    query_point = None
+    if query.strip():
+        try:
+            checked = check_body(query)
+        except InputError as error:
+            query_column.error(str(error), icon=":material/block:")
+        else:
+            for warning in checked.warnings:
+                query_column.warning(warning, icon=":material/warning:")
+            vector = summarizer.embed([checked.text])[0]
+            neighbours = issue_map.neighbours(vector, NEIGHBOURS)
+            x, y = issue_map.place(vector)
+            query_point = pd.DataFrame({"x": [x], "y": [y], "label": ["your issue"]})
+            title, _ = summarizer.summarize([checked.text])[0]
+            query_column.markdown(f"The model would title it **{title or '(empty)'}**; it is the ◆ on the map.")
+
+    with map_column:
+        st.altair_chart(similarity_map_chart(points, "group", colour_title, query_point), width="stretch")
+        outside = points_outside_view(points)
+        if outside:
+            st.caption(f"{outside} issues lie far from the rest, outside this view; scroll to zoom out and see them.")
+
+    if neighbours is not None:
+        st.subheader(f"The {len(neighbours)} most similar issues", anchor=False)
+        st.dataframe(
+            neighbours[["similarity", "title", "repo"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "similarity": st.column_config.ProgressColumn(
+                    "cosine similarity", min_value=0.0, max_value=1.0, format="%.3f"
+                ),
+                "title": st.column_config.TextColumn("title", width="large"),
+                "repo": st.column_config.TextColumn("repository"),
+            },
+        )

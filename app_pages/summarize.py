@@ -1,0 +1,229 @@
+"""Summarize: write a title for one pasted issue, or for every issue in a file.
+
+Test hooks: the generated title is the `<h3>` inside the container keyed `generated_title`
+(CSS selector `.st-key-generated_title h3`). Inside it, a container keyed `generation_N`
+(`.st-key-generation_N`) numbers the titles of a session, so a browser can tell a new
+title from an identical earlier one.
+"""
+
+import math
+import time
+
+import pandas as pd
+import streamlit as st
+
+from issue_summarizer import app_state, data_sources
+from issue_summarizer.batch import summarize_frame
+from issue_summarizer.examples import EXAMPLE_ISSUES
+from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.text_display import escape_markdown, seen_tokens_html, seen_tokens_summary
+
+BODY_KEY = "issue_body"
+EXAMPLE_KEY = "example_issue"
+RESULT_KEY = "summary_result"
+GENERATION_KEY = "generation"
+BATCH_ROWS = 5000  # An upload is cut to this many rows, so one visitor cannot hold the model for long.
+PREVIEW_ROWS = 200
+
+
+def use_example() -> None:
+    """Fill the text area with the chosen example (a callback, so it runs before the text area is drawn)."""
+    choice = st.session_state.get(EXAMPLE_KEY)
+    if choice in EXAMPLE_ISSUES:
+        st.session_state[BODY_KEY] = EXAMPLE_ISSUES[choice]
+
+
+st.title("Summarize")
+st.markdown("Paste the body of a GitHub issue and let the model write its title.")
+
+summarizer = app_state.summarizer_or_explain()
+if summarizer is None:
+    st.stop()
+config = summarizer.config
+
+one_issue, many_issues = st.tabs(["One issue", "A file of issues"])
+
+
+@st.fragment
+def one_issue_form() -> None:
+    """The single-issue form. A fragment: its clicks rerun only this form, not the page and sidebar."""
+    with app_state.friendly_errors("writing the title"):
+        text_column, settings_column = st.columns([2, 1], gap="large")
+        with settings_column:
+            st.markdown("##### Decoding")
+            decoding = st.segmented_control(
+                "Search", ["Greedy", "Beam search"], default="Greedy", key="decoding", label_visibility="collapsed"
+            )
+            beam = decoding == "Beam search"
+            beam_width = st.slider(
+                "Beam width", 2, 10, 5, disabled=not beam, help="How many partial titles are kept at each step."
+            )
+            alternatives = st.slider(
+                "Alternatives shown",
+                1,
+                beam_width,
+                min(3, beam_width),
+                disabled=not beam,
+                help="The best titles found.",
+            )
+            longest = config.title_length - 1
+            max_length = st.slider("Maximum words", 1, longest, longest, help="The end marker counts as one word.")
+            min_length = st.slider("Minimum words", 0, max_length, 0, help="The title cannot end before this.")
+            no_repeat = st.selectbox(
+                "Never repeat", [0, 1, 2, 3], format_func=lambda n: "off" if n == 0 else f"a {n}-word sequence"
+            )
+            length_penalty = st.slider(
+                "Length penalty",
+                0.0,
+                2.0,
+                1.0,
+                0.1,
+                disabled=not beam,
+                help="Scores are log-probabilities divided by length to this power: 0 favours short titles.",
+            )
+        with text_column:
+            st.selectbox(
+                "Start from an example",
+                list(EXAMPLE_ISSUES),
+                index=None,
+                placeholder="Choose an example issue…",
+                key=EXAMPLE_KEY,
+                on_change=use_example,
+            )
+            body = st.text_area(
+                "Issue body",
+                key=BODY_KEY,
+                height=300,
+                placeholder="Describe the bug…\n\nSteps to reproduce…",
+            )
+            generate = st.button("Generate title", type="primary", icon=":material/auto_awesome:", key="generate")
+
+            if generate:
+                try:
+                    checked = check_body(body)
+                except InputError as error:
+                    st.session_state.pop(RESULT_KEY, None)
+                    st.error(str(error), icon=":material/block:")
+                else:
+                    st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
+                    started = time.perf_counter()
+                    results = summarizer.generate(
+                        [checked.text],
+                        beam_width=beam_width if beam else 1,
+                        max_length=max_length,
+                        num_alternatives=alternatives if beam else 1,
+                        min_length=min_length,
+                        no_repeat_ngram_size=no_repeat,
+                        length_penalty=length_penalty if beam else 1.0,
+                    )[0]
+                    st.session_state[RESULT_KEY] = {
+                        "body": body,
+                        "alternatives": results,
+                        "warnings": checked.warnings,
+                        "seconds": time.perf_counter() - started,
+                        "decoding": f"beam search, width {beam_width}" if beam else "greedy",
+                        "known_share": summarizer.known_word_share(checked.text),
+                        "generation": st.session_state[GENERATION_KEY],
+                    }
+
+            result = st.session_state.get(RESULT_KEY)
+            if result:
+                for warning in result["warnings"]:
+                    st.warning(warning, icon=":material/warning:")
+                if result["known_share"] < 0.5:
+                    st.warning(
+                        f"Only {result['known_share']:.0%} of the words the model read are in its vocabulary, "
+                        "so the title is mostly a guess.",
+                        icon=":material/warning:",
+                    )
+                title, score = result["alternatives"][0]
+                with (
+                    st.container(key="generated_title", border=True),
+                    st.container(key=f"generation_{result['generation']}"),
+                ):
+                    st.caption("Generated title")
+                    st.subheader(escape_markdown(title) if title else "(the model wrote an empty title)", anchor=False)
+                    st.caption(
+                        f"{result['decoding']} · mean log-probability per word {score:.2f} · "
+                        f"{result['seconds'] * 1000:,.0f} ms"
+                        + (" · the text has changed since" if result["body"] != body else "")
+                    )
+                if len(result["alternatives"]) > 1:
+                    st.markdown("##### Alternatives")
+                    table = pd.DataFrame(
+                        [
+                            {"rank": rank, "title": text, "score": value, "per-word probability": math.exp(value)}
+                            for rank, (text, value) in enumerate(result["alternatives"], start=1)
+                        ]
+                    )
+                    st.dataframe(
+                        table,
+                        hide_index=True,
+                        width="stretch",
+                        column_config={
+                            "score": st.column_config.NumberColumn(format="%.3f", help="Mean log-probability per word"),
+                            "per-word probability": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
+                        },
+                    )
+                with st.expander("What the model saw"):
+                    tokens = summarizer.inspect(result["body"])
+                    st.markdown(
+                        f"{seen_tokens_summary(tokens)} Bodies are cleaned first: lowercased, numbers become `xxnum`, "
+                        "code blocks become `xxcode`, links keep their domain."
+                    )
+                    st.html(seen_tokens_html(tokens))
+                    st.caption(
+                        "Grey: read by the model. Orange: not in the vocabulary, read as one 'rare word' id. "
+                        f"Struck through: after the first {config.body_length} tokens, never read."
+                    )
+
+
+with one_issue:
+    one_issue_form()
+
+with many_issues, app_state.friendly_errors("summarizing the file"):
+    st.markdown(
+        "Upload a CSV, JSONL (optionally gzipped) or parquet file with a `body` column. Every row comes back "
+        "with `predicted_title`, `title_score` and `problem` (why a row got no title)."
+    )
+    uploaded = st.file_uploader("Issues file", type=data_sources.UPLOAD_TYPES, key="batch_upload")
+    if uploaded is not None:
+        loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False, drop_bad_rows=False)
+        rows = loaded.frame
+        if len(rows) > BATCH_ROWS:
+            st.warning(
+                f"The file has {len(rows):,} rows; the first {BATCH_ROWS:,} are summarized.",
+                icon=":material/content_cut:",
+            )
+            rows = rows.iloc[:BATCH_ROWS]
+        st.caption(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(loaded.source_columns)}")
+        batch_beam = st.slider("Beam width", 1, 5, 1, key="batch_beam", help="1 is greedy decoding, the fastest.")
+        result_key = f"batch:{identity}:{batch_beam}"
+        if st.button(f"Summarize {len(rows):,} issues", type="primary", key="summarize_file"):
+            bar = app_state.ProgressBar(len(rows), "Summarized {done:,} of {total:,} issues")
+            result = summarize_frame(summarizer, rows, beam_width=batch_beam, progress=bar)
+            bar.clear()
+            extra = ["predicted_title", "title_score", "problem"]
+            kept = [column for column in result.columns if column in loaded.source_columns or column in extra]
+            st.session_state[result_key] = result[kept]
+        finished = st.session_state.get(result_key)
+        if finished is not None:
+            failed = int((finished["problem"] != "").sum())
+            st.success(
+                f"Wrote titles for {len(finished) - failed:,} of {len(finished):,} rows"
+                + (f"; {failed:,} rows have a problem and no title." if failed else "."),
+                icon=":material/check_circle:",
+            )
+            preview = finished[
+                ["predicted_title", "title_score", "problem"]
+                + [column for column in finished.columns if column not in ("predicted_title", "title_score", "problem")]
+            ]
+            st.dataframe(preview.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+            st.download_button(
+                "Download CSV",
+                finished.to_csv(index=False).encode("utf-8"),
+                file_name=f"{uploaded.name.split('.')[0]}_titles.csv",
+                mime="text/csv",
+                icon=":material/download:",
+                key="download_titles",
+            )

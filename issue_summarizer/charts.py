@@ -1,0 +1,158 @@
+"""Altair charts for the app's pages, built from plain frames so they can be tested without Streamlit."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+SERIES_COLOURS = {"training": "#4c78a8", "validation": "#f58518"}
+HIGHLIGHT_COLOUR = "#d33f49"
+SUGGESTED_COLOUR = "#2e9e5b"
+
+
+def training_curves_chart(history: pd.DataFrame) -> alt.Chart:
+    """Training and validation loss per epoch (rows: epoch, series, loss)."""
+    colour = alt.Color(
+        "series:N",
+        scale=alt.Scale(domain=list(SERIES_COLOURS), range=list(SERIES_COLOURS.values())),
+        legend=alt.Legend(title=None, orient="top"),
+    )
+    base = alt.Chart(history).encode(
+        x=alt.X("epoch:O", title="epoch", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("loss:Q", title="cross-entropy loss", scale=alt.Scale(zero=False)),
+        color=colour,
+        tooltip=["series", "epoch", alt.Tooltip("loss:Q", format=".4f")],
+    )
+    return (base.mark_line(strokeWidth=2.5) + base.mark_point(size=70, filled=True)).properties(height=300)
+
+
+def length_histogram_chart(frame: pd.DataFrame, pad_length: int | None, what: str) -> alt.LayerChart | alt.Chart:
+    """Documents per token length (rows: length, documents), with the pad length as a rule."""
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color="#4c78a8", opacity=0.85)
+        .encode(
+            x=alt.X("length:Q", bin=alt.Bin(maxbins=60), title=f"{what} length (tokens)"),
+            y=alt.Y("sum(documents):Q", title="documents"),
+            tooltip=[alt.Tooltip("length:Q", bin=alt.Bin(maxbins=60), title="length"), "sum(documents):Q"],
+        )
+    )
+    if pad_length is None:
+        return bars.properties(height=260)
+    rule = (
+        alt.Chart(pd.DataFrame({"length": [pad_length], "label": [f"pad length {pad_length}"]}))
+        .mark_rule(color=HIGHLIGHT_COLOUR, strokeWidth=2, strokeDash=[6, 3])
+        .encode(x="length:Q", tooltip=["label"])
+    )
+    return (bars + rule).properties(height=260)
+
+
+def coverage_chart(frame: pd.DataFrame, pad_length: int, what: str, suggested: int | None = None) -> alt.LayerChart:
+    """The share of documents no longer than each length (rows: length, coverage).
+
+    A red rule marks `pad_length` and, when given, a green one the `suggested` length.
+    """
+    curve = (
+        alt.Chart(frame)
+        .mark_area(
+            line={"color": "#4c78a8"},
+            color=alt.Gradient(
+                gradient="linear",
+                stops=[alt.GradientStop(color="white", offset=0), alt.GradientStop(color="#4c78a8", offset=1)],
+                x1=1,
+                x2=1,
+                y1=1,
+                y2=0,
+            ),
+            opacity=0.5,
+            interpolate="step-after",
+        )
+        .encode(
+            x=alt.X("length:Q", title=f"pad length ({what} tokens)"),
+            y=alt.Y(
+                "coverage:Q", title="documents not truncated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
+            tooltip=["length:Q", alt.Tooltip("coverage:Q", format=".1%")],
+        )
+    )
+    rules = pd.DataFrame({"length": [pad_length], "line": [f"pad length {pad_length}"]})
+    colours = [HIGHLIGHT_COLOUR]
+    if suggested is not None:
+        rules.loc[1] = [suggested, f"suggested {suggested}"]
+        colours.append(SUGGESTED_COLOUR)
+    rule = (
+        alt.Chart(rules)
+        .mark_rule(strokeWidth=2, strokeDash=[6, 3])
+        .encode(
+            x="length:Q",
+            color=alt.Color("line:N", scale=alt.Scale(range=colours), legend=alt.Legend(title=None, orient="bottom")),
+            tooltip=["line"],
+        )
+    )
+    return (curve + rule).properties(height=260)
+
+
+def core_domain(values: pd.Series, share: float = 0.95) -> list[float]:
+    """The shortest range holding `share` of the values, with a small margin.
+
+    UMAP places small groups of unusual issues (bodies that are nothing but a template or a
+    log) far from the rest; fitting them in would squeeze the map into a corner, and so would
+    a quantile range, which spans the empty gap before such a group. They stay reachable by
+    zooming out.
+    """
+    ordered = np.sort(values.to_numpy(dtype=float))
+    if ordered.size == 0:
+        return [0.0, 1.0]
+    kept = max(int(np.ceil(share * ordered.size)), 1)
+    widths = ordered[kept - 1 :] - ordered[: ordered.size - kept + 1]
+    start = int(np.argmin(widths))
+    low, high = ordered[start], ordered[start + kept - 1]
+    margin = (high - low) * 0.05 or 1.0
+    return [float(low - margin), float(high + margin)]
+
+
+def points_outside_view(points: pd.DataFrame) -> int:
+    """How many points `similarity_map_chart` leaves outside its initial view."""
+    (left, right), (bottom, top) = core_domain(points["x"]), core_domain(points["y"])
+    return int((~(points["x"].between(left, right) & points["y"].between(bottom, top))).sum())
+
+
+def similarity_map_chart(
+    points: pd.DataFrame, colour_field: str, colour_title: str, query: pd.DataFrame | None = None
+) -> alt.LayerChart | alt.Chart:
+    """Issues on the 2-D map (rows: x, y, title, repo and `colour_field`), zoomable, with an optional query star."""
+    categories = points[colour_field].value_counts().index.tolist()
+    # "other" is drawn in grey, last in the legend, so the named groups stand out.
+    if "other" in categories:
+        categories = [name for name in categories if name != "other"] + ["other"]
+    palette = (
+        ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#8c6d31"]
+        * (len(categories) // 10 + 1)
+    )[: len(categories)]
+    if "other" in categories:
+        palette[-1] = "#c7c7c7"
+    scatter = (
+        alt.Chart(points)
+        .mark_circle(size=36, opacity=0.75, clip=True)
+        .encode(
+            x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=core_domain(points["x"]))),
+            y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=core_domain(points["y"]))),
+            color=alt.Color(
+                f"{colour_field}:N",
+                title=colour_title,
+                scale=alt.Scale(domain=categories, range=palette),
+                legend=alt.Legend(orient="right", labelLimit=260, symbolLimit=40),
+            ),
+            tooltip=[alt.Tooltip("title:N", title="title"), alt.Tooltip("repo:N", title="repository")],
+        )
+        .interactive()
+    )
+    if query is None or query.empty:
+        return scatter.properties(height=560)
+    star = (
+        alt.Chart(query)
+        .mark_point(shape="diamond", size=420, filled=True, color=HIGHLIGHT_COLOUR, stroke="white", strokeWidth=1.5)
+        .encode(x="x:Q", y="y:Q", tooltip=[alt.Tooltip("label:N", title="")])
+    )
+    return (scatter + star).properties(height=560)

@@ -1,0 +1,108 @@
+"""Where the app's data comes from: the configured data path and uploaded files.
+
+Nothing here imports Streamlit, so the rules (which path is the default, how an upload
+becomes a `LoadedData`, what identifies a data source for caching) are plain functions
+that the tests call directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from issue_summarizer.data_loading import SUFFIXES, DataLoadError, LoadedData, load_issues
+from issue_summarizer.input_checks import InputError, check_body
+
+MODEL_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_MODEL"
+DATA_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_DATA"
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIRECTORY = REPOSITORY_ROOT / "model"
+# The shared corpus sits beside the repository checkout; it is only a default when it exists.
+DEFAULT_DATA_PATH = REPOSITORY_ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
+# The file uploader checks only the last extension, so ".gz" stands for ".jsonl.gz" and ".csv.gz".
+UPLOAD_TYPES = ["csv", "jsonl", "json", "ndjson", "gz", "parquet"]
+# `load_issues` tells command-line users how to map columns; an upload has no flags to pass.
+_COMMAND_LINE_HINT = "Map yours with --columns title=COLUMN,body=COLUMN"
+_UPLOAD_HINT = "Rename your columns to title and body (and optionally repo) and upload again"
+
+
+def model_directory(environment: dict[str, str] | None = None) -> Path:
+    """The model directory: `$ISSUE_SUMMARIZER_MODEL`, else `model/` beside the app."""
+    environment = os.environ if environment is None else environment
+    configured = environment.get(MODEL_ENVIRONMENT_VARIABLE, "").strip()
+    return Path(configured).expanduser() if configured else DEFAULT_MODEL_DIRECTORY
+
+
+def default_data_path(environment: dict[str, str] | None = None) -> str:
+    """`$ISSUE_SUMMARIZER_DATA`, else the shared corpus when it exists, else an empty string."""
+    environment = os.environ if environment is None else environment
+    if DATA_ENVIRONMENT_VARIABLE in environment:
+        return environment[DATA_ENVIRONMENT_VARIABLE].strip()
+    return str(DEFAULT_DATA_PATH) if DEFAULT_DATA_PATH.is_file() else ""
+
+
+def file_identity(path: str | Path) -> str:
+    """A cache key that changes when the file at `path` is replaced or rewritten."""
+    path = Path(path).expanduser().resolve()
+    try:
+        status = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{status.st_size}:{status.st_mtime_ns}"
+
+
+def content_identity(data: bytes) -> str:
+    """A cache key for uploaded bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def upload_suffix(name: str) -> str:
+    """The longest known data-file suffix of `name` (".jsonl.gz" rather than ".gz")."""
+    lowered = name.lower()
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if lowered.endswith(suffix):
+            return suffix
+    raise DataLoadError(f"{name}: unknown file type; use one of {', '.join(SUFFIXES)}")
+
+
+def load_upload(
+    name: str,
+    data: bytes,
+    require_title: bool = True,
+    drop_bad_rows: bool = True,
+    limit: int | None = None,
+) -> LoadedData:
+    """Load uploaded bytes as `load_issues` loads a file, naming the upload in every message.
+
+    The readers choose their format by the file name, so the bytes are written to a
+    temporary file with the upload's own suffix first.
+    """
+    suffix = upload_suffix(name)
+    with tempfile.TemporaryDirectory(prefix="issue_summarizer_upload_") as directory:
+        path = Path(directory) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            loaded = load_issues(path, require_title=require_title, drop_bad_rows=drop_bad_rows, limit=limit)
+        except DataLoadError as error:
+            message = str(error).replace(str(path), name).replace(_COMMAND_LINE_HINT, _UPLOAD_HINT)
+            raise DataLoadError(message) from None
+    loaded.path = name
+    loaded.problems = [problem.replace(str(path), name) for problem in loaded.problems]
+    return loaded
+
+
+def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose body the model accepts (`check_body` refuses empty and binary text)."""
+    return frame[[_is_usable(body) for body in frame["body"]]]
+
+
+def _is_usable(body: object) -> bool:
+    try:
+        check_body(body)
+    except InputError:
+        return False
+    return True

@@ -1,0 +1,146 @@
+"""Per-issue predictions on held-out data: load, save, summarise, filter and sort them.
+
+A predictions table has one row per issue with the columns `evaluate_frame` writes:
+`repo, title, body, reference, predicted_title, score, lead, rougeL, lead_rougeL`. It
+holds issue text, so it is only ever saved into the (git-ignored) model directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from issue_summarizer.data_loading import DataLoadError, load_issues
+from issue_summarizer.evaluation import METRICS_FILE, predictions_file, select_rows
+from issue_summarizer.splitting import RepositorySplit
+
+PREDICTION_COLUMNS = ["repo", "title", "body", "reference", "predicted_title", "score", "lead", "rougeL", "lead_rougeL"]
+SPLIT_FILE = "split.json"
+SEARCHED_COLUMNS = ("title", "body", "predicted_title")
+# How the browser can order rows: label -> (columns, ascending).
+SORT_ORDERS: dict[str, tuple[list[str], bool]] = {
+    "Worst ROUGE-L first": (["rougeL", "score"], True),
+    "Best ROUGE-L first": (["rougeL", "score"], False),
+    "Model beats lead by most": (["advantage"], False),
+    "Lead beats model by most": (["advantage"], True),
+    "Most confident first": (["score"], False),
+    "Least confident first": (["score"], True),
+    "Repository": (["repo", "rougeL"], True),
+}
+
+
+def predictions_path(model_directory: str | Path, split: str = "test") -> Path:
+    return Path(model_directory) / predictions_file(split)
+
+
+def load_predictions(path: str | Path) -> pd.DataFrame:
+    """Read a predictions file, or raise `DataLoadError` naming what is wrong with it."""
+    path = Path(path)
+    try:
+        table = pd.read_json(path, orient="records", lines=True, compression="infer")
+    except FileNotFoundError:
+        raise DataLoadError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise DataLoadError(f"{path}: not a readable predictions file ({error})") from None
+    missing = [column for column in PREDICTION_COLUMNS if column not in table.columns]
+    if missing:
+        raise DataLoadError(f"{path}: not a predictions file; missing columns {', '.join(missing)}")
+    return prepare_predictions(table)
+
+
+def prepare_predictions(table: pd.DataFrame) -> pd.DataFrame:
+    """Normalise column types and add `advantage` (model ROUGE-L minus the lead's)."""
+    table = table.copy()
+    for column in ("repo", "title", "body", "reference", "predicted_title", "lead"):
+        table[column] = table[column].fillna("").astype(str)
+    for column in ("score", "rougeL", "lead_rougeL"):
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    table["advantage"] = (table["rougeL"] - table["lead_rougeL"]).round(4)
+    return table.reset_index(drop=True)
+
+
+def save_predictions(table: pd.DataFrame, metrics: dict, model_directory: str | Path) -> Path | None:
+    """Save predictions and metrics into the model directory if it is writable.
+
+    Returns the predictions path, or `None` when the directory cannot be written, in which
+    case the caller keeps the table in memory instead.
+    """
+    directory = Path(model_directory)
+    if not directory.is_dir() or not os.access(directory, os.W_OK):
+        return None
+    path = predictions_path(directory)
+    try:
+        table[PREDICTION_COLUMNS].to_json(path, orient="records", lines=True, compression="gzip")
+        (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def rows_of_test_split(data_path: str | Path, model_directory: str | Path, limit: int | None = None) -> pd.DataFrame:
+    """The test-split rows of a data file, as the model's `split.json` defines them."""
+    split_path = Path(model_directory) / SPLIT_FILE
+    if not split_path.is_file():
+        raise DataLoadError(f"{split_path}: missing, so the test split is unknown; upload a file to evaluate instead")
+    loaded = load_issues(data_path)
+    try:
+        rows = select_rows(loaded, "test", RepositorySplit.load(split_path))
+    except ValueError as error:
+        raise DataLoadError(str(error)) from None
+    return rows.iloc[:limit] if limit else rows
+
+
+def evaluation_rows(rows: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """Every row of an uploaded file (its split is "all"), up to `limit`, numbered from 0."""
+    return (rows.iloc[:limit] if limit else rows).reset_index(drop=True)
+
+
+def summary_metrics(table: pd.DataFrame) -> dict:
+    """Headline figures of a predictions table."""
+    if table.empty:
+        return {"rows": 0, "repositories": 0, "model_rougeL": 0.0, "lead_rougeL": 0.0, "model_wins": 0.0}
+    return {
+        "rows": len(table),
+        "repositories": int(table["repo"].nunique()),
+        "model_rougeL": float(table["rougeL"].mean()),
+        "lead_rougeL": float(table["lead_rougeL"].mean()),
+        "model_wins": float((table["rougeL"] > table["lead_rougeL"]).mean()),
+    }
+
+
+def filter_predictions(
+    table: pd.DataFrame,
+    rouge_range: tuple[float, float] = (0.0, 1.0),
+    repositories: list[str] | None = None,
+    search: str = "",
+) -> pd.DataFrame:
+    """Rows whose ROUGE-L lies in `rouge_range`, from `repositories` (all when empty), matching `search`.
+
+    The search is a case-insensitive substring match on the title, body and predicted title.
+    """
+    low, high = rouge_range
+    keep = table["rougeL"].between(low, high)
+    if repositories:
+        keep &= table["repo"].isin(repositories)
+    search = search.strip().lower()
+    if search:
+        matches = pd.Series(False, index=table.index)
+        for column in SEARCHED_COLUMNS:
+            matches |= table[column].str.lower().str.contains(search, regex=False)
+        keep &= matches
+    return table[keep]
+
+
+def sort_predictions(table: pd.DataFrame, order: str) -> pd.DataFrame:
+    if order not in SORT_ORDERS:
+        raise ValueError(f"unknown order {order!r}; choose one of {', '.join(SORT_ORDERS)}")
+    columns, ascending = SORT_ORDERS[order]
+    return table.sort_values(columns, ascending=ascending, kind="stable")
+
+
+def repository_choices(table: pd.DataFrame) -> list[str]:
+    """Repositories ordered by how many rows they have, most first."""
+    return table["repo"].value_counts().index.tolist()

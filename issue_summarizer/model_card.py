@@ -1,0 +1,169 @@
+"""A model card assembled from the files in a model directory.
+
+The Overview page shows what is here: the configuration, where the data came from, how
+training went and how the model scores on the held-out test repositories. Every file but
+`config.json` is optional, so a directory from an interrupted run still gets a card that
+says what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
+from issue_summarizer.evaluation import LEAD_WORDS, METRICS_FILE
+from issue_summarizer.summarizer import ModelDirectoryError
+
+PROVENANCE_FILE = "provenance.json"
+TRAINING_FILE = "training.json"
+HISTORY_FILE = "history.json"
+METRIC_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "bleu": "BLEU"}
+# The settings a reader of the card cares about, with what each one means.
+CONFIGURATION_ROWS = {
+    "name": "Named configuration",
+    "body_vocab_size": "Body vocabulary (ids, padding and rare word included)",
+    "title_vocab_size": "Title vocabulary",
+    "body_length": "Body tokens read (padded before, truncated after)",
+    "title_length": "Title tokens, start and end markers included",
+    "embedding_dim": "Embedding size",
+    "hidden_dim": "GRU units (encoder and decoder)",
+    "learning_rate": "Nadam learning rate",
+    "batch_size": "Batch size",
+    "epochs": "Maximum epochs",
+    "patience": "Early-stopping patience (epochs)",
+    "seed": "Random seed",
+}
+
+
+@dataclass
+class ModelCard:
+    """What a model directory says about its model. Missing optional files are `None`."""
+
+    directory: Path
+    config: SummarizerConfig
+    provenance: dict | None
+    training: dict | None
+    history: dict | None
+    metrics: dict | None
+
+
+def _read_optional_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelDirectoryError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ModelDirectoryError(f"{path}: expected a JSON object")
+    return value
+
+
+def read_model_card(directory: str | Path) -> ModelCard:
+    """Read a model directory's description, or raise `ModelDirectoryError` with one line."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelDirectoryError(f"{directory}: no such model directory")
+    if not (directory / CONFIG_FILE).is_file():
+        raise ModelDirectoryError(f"{directory}: not a model directory; {CONFIG_FILE} is missing")
+    try:
+        config = SummarizerConfig.load(directory)
+    except ValueError as error:
+        raise ModelDirectoryError(str(error)) from None
+    return ModelCard(
+        directory=directory,
+        config=config,
+        provenance=_read_optional_json(directory / PROVENANCE_FILE),
+        training=_read_optional_json(directory / TRAINING_FILE),
+        history=_read_optional_json(directory / HISTORY_FILE),
+        metrics=_read_optional_json(directory / METRICS_FILE),
+    )
+
+
+def configuration_table(config: SummarizerConfig) -> pd.DataFrame:
+    """The main settings of a configuration as (setting, value, meaning) rows."""
+    values = config.to_dict()
+    rows = [
+        {"setting": name, "value": str(values[name]), "meaning": meaning}
+        for name, meaning in CONFIGURATION_ROWS.items()
+    ]
+    cleaning = ", ".join(name.replace("_", " ") for name, value in values["cleaning"].items() if value)
+    rows.append({"setting": "cleaning", "value": cleaning, "meaning": "Text cleaning steps switched on"})
+    return pd.DataFrame(rows)
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """Model and lead-baseline scores side by side, one row per system."""
+    systems = {"model": "Model", f"lead_{LEAD_WORDS}": f"First {LEAD_WORDS} body words"}
+    rows = []
+    for key, label in systems.items():
+        values = metrics.get(key)
+        if not isinstance(values, dict):
+            continue
+        row = {"system": label}
+        row.update({title: values.get(name) for name, title in METRIC_NAMES.items()})
+        row["rows"] = values.get("rows")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["system", *METRIC_NAMES.values(), "rows"])
+
+
+def history_frame(history: dict) -> pd.DataFrame:
+    """A Keras history as long rows (epoch, series, loss) for a line chart."""
+    labels = {"loss": "training", "val_loss": "validation"}
+    rows = [
+        {"epoch": epoch, "series": label, "loss": float(value)}
+        for key, label in labels.items()
+        for epoch, value in enumerate(history.get(key) or [], start=1)
+    ]
+    return pd.DataFrame(rows, columns=["epoch", "series", "loss"])
+
+
+def split_table(provenance: dict) -> pd.DataFrame:
+    """Rows and repositories in each split, from `provenance.json`."""
+    split = provenance.get("split") or {}
+    rows = [
+        {"split": name, "rows": values.get("rows"), "repositories": values.get("repositories")}
+        for name, values in split.items()
+        if isinstance(values, dict)
+    ]
+    return pd.DataFrame(rows, columns=["split", "rows", "repositories"])
+
+
+def vocabulary_table(provenance: dict) -> pd.DataFrame:
+    """Vocabulary sizes and the share of tokens each covers on training and test data."""
+    rows = []
+    for name in ("body", "title"):
+        values = provenance.get(f"{name}_vocabulary")
+        if isinstance(values, dict):
+            rows.append(
+                {
+                    "vocabulary": name,
+                    "size": values.get("size"),
+                    "train coverage": values.get("train_coverage"),
+                    "test coverage": values.get("test_coverage"),
+                }
+            )
+    return pd.DataFrame(rows, columns=["vocabulary", "size", "train coverage", "test coverage"])
+
+
+def layer_table(model) -> pd.DataFrame:
+    """The layers of a Keras model with their output shapes and parameter counts."""
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):
+            shape = ""
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": shape,
+                "parameters": layer.count_params(),
+            }
+        )
+    return pd.DataFrame(rows, columns=["layer", "type", "output shape", "parameters"])

@@ -1,0 +1,66 @@
+"""How model inputs and outputs are shown in the app: escaped markdown and annotated tokens.
+
+"What the model saw" renders the cleaned tokens of a body as HTML spans: words the body
+vocabulary does not know are marked rare (the model reads them all as one id), and words
+after the truncation point are greyed out (the model never reads them).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+import pandas as pd
+
+from issue_summarizer.summarizer import SeenToken
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+TOKEN_STYLES = """
+<style>
+.seen-tokens { line-height: 2.1; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9rem; }
+.seen-tokens span { padding: 0.1rem 0.3rem; margin: 0 0.1rem; border-radius: 0.3rem;
+  background: rgba(128, 128, 128, 0.12); white-space: nowrap; }
+.seen-tokens span.rare { background: rgba(255, 159, 28, 0.35); }
+.seen-tokens span.cut { opacity: 0.45; text-decoration: line-through; }
+.seen-tokens span.truncation { background: #d33f49; color: white; font-weight: 600; }
+</style>
+"""
+
+
+def escape_markdown(text: str) -> str:
+    """Escape characters Streamlit's markdown would interpret, so model output shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def seen_tokens_html(tokens: Sequence[SeenToken]) -> str:
+    """The tokens as HTML spans, with a marker where the model stops reading."""
+    parts = []
+    for index, token in enumerate(tokens):
+        if not token.kept and (index == 0 or tokens[index - 1].kept):
+            parts.append('<span class="truncation" title="The model reads nothing after this point">✂ cut</span>')
+        classes = " ".join(name for name, on in (("rare", token.rare), ("cut", not token.kept)) if on)
+        tooltip = "not in the vocabulary: read as the rare-word id" if token.rare else ""
+        parts.append(f'<span class="{classes}" title="{tooltip}">{html.escape(token.text)}</span>')
+    return TOKEN_STYLES + '<div class="seen-tokens">' + " ".join(parts) + "</div>"
+
+
+def seen_tokens_frame(tokens: Sequence[SeenToken]) -> pd.DataFrame:
+    """The same tokens as a table: position, token, whether rare and whether read."""
+    return pd.DataFrame(
+        [
+            {"position": position, "token": token.text, "rare": token.rare, "read by the model": token.kept}
+            for position, token in enumerate(tokens, start=1)
+        ],
+        columns=["position", "token", "rare", "read by the model"],
+    )
+
+
+def seen_tokens_summary(tokens: Sequence[SeenToken]) -> str:
+    """One sentence: how many tokens were read, how many of those were rare, whether the body was cut."""
+    read = [token for token in tokens if token.kept]
+    rare = sum(token.rare for token in read)
+    sentence = f"The model read {len(read)} tokens; {rare} of them {'is' if rare == 1 else 'are'} rare."
+    if len(read) < len(tokens):
+        sentence += " The body is longer than that, so the rest was cut."
+    return sentence

@@ -1,0 +1,186 @@
+"""Every page of the Streamlit app, run headless with `AppTest` against the tiny test model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO_ROOT, make_rows, write_jsonl_gz
+
+pytestmark = pytest.mark.slow
+APP = str(REPO_ROOT / "app.py")
+PAGES = [
+    "app_pages/overview.py",
+    "app_pages/summarize.py",
+    "app_pages/holdout_browser.py",
+    "app_pages/lengths.py",
+    "app_pages/similar_issues.py",
+]
+TIMEOUT = 180  # Seconds; the first map in a process compiles UMAP's numba code.
+
+
+@pytest.fixture(scope="module")
+def bare_model(trained_tiny_model, tmp_path_factory) -> Path:
+    """The tiny model without its predictions and metrics: a directory with no held-out data."""
+    directory = tmp_path_factory.mktemp("bare") / "model"
+    shutil.copytree(
+        trained_tiny_model, directory, ignore=shutil.ignore_patterns("checkpoints", "predictions_*", "metrics.json")
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def evaluated_model(trained_tiny_model, tmp_path_factory) -> Path:
+    """A copy of the tiny model with the predictions its training run saved."""
+    directory = tmp_path_factory.mktemp("evaluated") / "model"
+    shutil.copytree(trained_tiny_model, directory, ignore=shutil.ignore_patterns("checkpoints"))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    """The rows the tiny model was trained on, so its repository split applies to them."""
+    return write_jsonl_gz(tmp_path_factory.mktemp("data") / "issues.jsonl.gz", make_rows(count=400, repositories=16))
+
+
+def start_app(monkeypatch, model: Path, data: Path | str) -> AppTest:
+    monkeypatch.setenv("ISSUE_SUMMARIZER_MODEL", str(model))
+    monkeypatch.setenv("ISSUE_SUMMARIZER_DATA", str(data))
+    return AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+
+
+def assert_clean(app: AppTest, page: str) -> None:
+    assert not app.exception, f"{page}: {[item.value for item in app.exception]}"
+
+
+def texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def test_every_page_runs_without_data(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        assert not app.error, f"{page}: {texts(app.error)}"
+    app.switch_page("app_pages/holdout_browser.py").run()
+    assert "No held-out data yet" in texts(app.info)
+    app.switch_page("app_pages/similar_issues.py").run()
+    assert "No held-out data yet" in texts(app.info)
+
+
+def test_every_page_runs_with_data(monkeypatch, evaluated_model, data_file):
+    app = start_app(monkeypatch, evaluated_model, data_file)
+    assert "ROUGE-L" in texts(app.metric) or any(metric.label == "Test ROUGE-L" for metric in app.metric)
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        assert not app.error, f"{page}: {texts(app.error)}"
+    # The Similar issues page drew its map and finds neighbours of pasted text.
+    app.text_area(key="similar_query").set_value(make_rows(count=1, seed=3)[0]["body"]).run()
+    assert_clean(app, "similar issues query")
+    neighbours = app.dataframe[-1].value
+    assert len(neighbours) == 10 and neighbours["similarity"].is_monotonic_decreasing
+    app.segmented_control(key="similar_colour").set_value("Topic cluster").run()
+    assert_clean(app, "similar issues clusters")
+    # The holdout browser filters and shows one row in detail.
+    app.switch_page("app_pages/holdout_browser.py").run()
+    app.text_input(key="holdout_search").set_value("crash").run()
+    app.button(key="holdout_random").click().run()
+    assert_clean(app, "holdout browser")
+    assert any(metric.label == "Model ROUGE-L" for metric in app.metric)
+    # The Lengths page measures the data file too.
+    app.switch_page("app_pages/lengths.py").run()
+    app.segmented_control(key="length_source").set_value("Data file").run()
+    app.toggle(key="count_Data file").set_value(True).run()
+    assert_clean(app, "lengths from the data file")
+    assert any(metric.label == "Suggested pad length" for metric in app.metric)
+    app.segmented_control(key="length_source").set_value("Uploaded file").run()
+    upload = pd.DataFrame(make_rows(count=30)).to_csv(index=False).encode()
+    app.file_uploader(key="length_upload").set_value(("sample.csv", upload, "text/csv")).run()
+    app.toggle(key="count_Uploaded file").set_value(True).run()
+    assert_clean(app, "lengths from an upload")
+    assert "30 bodies" in texts(app.caption)
+
+
+def test_summarize_round_trip(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    app.switch_page("app_pages/summarize.py").run()
+    app.selectbox(key="example_issue").set_value("Install fails").run()
+    assert "pip install fails" in app.text_area(key="issue_body").value
+    app.button(key="generate").click().run()
+    assert_clean(app, "summarize")
+    assert app.subheader and app.subheader[0].value.strip()
+    assert "The model read" in texts(app.markdown)
+    # Beam search shows the alternatives with their scores.
+    app.segmented_control(key="decoding").set_value("Beam search").run()
+    app.button(key="generate").click().run()
+    assert_clean(app, "beam search")
+    alternatives = app.dataframe[0].value
+    assert 1 <= len(alternatives) <= 3 and list(alternatives.columns[:3]) == ["rank", "title", "score"]
+    # Empty text is refused with a message, not a traceback.
+    app.text_area(key="issue_body").set_value("   ").run()
+    app.button(key="generate").click().run()
+    assert_clean(app, "empty body")
+    assert "empty" in texts(app.error)
+
+
+def test_batch_upload_round_trip_and_a_bad_upload(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    app.switch_page("app_pages/summarize.py").run()
+    good = pd.DataFrame(make_rows(count=6))[["body"]].assign(ticket=range(6)).to_csv(index=False).encode()
+    app.file_uploader(key="batch_upload").set_value(("tickets.csv", good, "text/csv")).run()
+    app.button(key="summarize_file").click().run()
+    assert_clean(app, "batch")
+    assert "Wrote titles for 6 of 6 rows" in texts(app.success)
+    assert app.get("download_button")
+
+    bad = pd.DataFrame({"text": ["no body column here"]}).to_csv(index=False).encode()
+    app.file_uploader(key="batch_upload").set_value(("wrong.csv", bad, "text/csv")).run()
+    assert_clean(app, "bad upload")
+    message = texts(app.error)
+    assert "wrong.csv: missing body" in message and "/tmp" not in message
+
+
+def test_holdout_evaluates_the_test_split_and_an_upload(monkeypatch, bare_model, data_file, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(bare_model, model)
+    app = start_app(monkeypatch, model, data_file)
+    app.switch_page("app_pages/holdout_browser.py").run()
+    assert "no saved predictions" in texts(app.info)
+    app.button(key="evaluate_test_split").click().run()
+    assert_clean(app, "evaluation")
+    assert (model / "predictions_test.jsonl.gz").is_file() and (model / "metrics.json").is_file()
+    assert any(metric.label == "Model ROUGE-L" for metric in app.metric)
+
+    app.segmented_control(key="holdout_source").set_value("Uploaded file").run()
+    upload = pd.DataFrame(make_rows(count=12, seed=4)).to_csv(index=False).encode()
+    app.file_uploader(key="holdout_upload").set_value(("mine.csv", upload, "text/csv")).run()
+    assert_clean(app, "upload evaluation")
+    assert any(metric.label == "Issues" and metric.value == "12" for metric in app.metric)
+
+
+def test_data_from_other_repositories_is_explained(monkeypatch, bare_model, tmp_path):
+    other = write_jsonl_gz(tmp_path / "other.jsonl.gz", make_rows(count=30, repositories=3, seed=1))
+    frame = pd.read_json(other, lines=True).assign(repo=lambda rows: "someone/" + rows["repo"])
+    frame.to_json(other, orient="records", lines=True, compression="gzip")
+    app = start_app(monkeypatch, bare_model, other)
+    for page in ("app_pages/holdout_browser.py", "app_pages/similar_issues.py"):
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        assert "not in the model's split" in texts(app.error)
+        assert len(app.error) == 1, texts(app.error)
+
+
+def test_a_missing_model_is_explained_on_every_page(monkeypatch, tmp_path):
+    app = start_app(monkeypatch, tmp_path / "no_model", "")
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert_clean(app, page)
+    app.switch_page("app_pages/overview.py").run()
+    assert "no such model directory" in texts(app.error)
+    assert "python -m issue_summarizer train" in texts(app.markdown)

@@ -1,0 +1,62 @@
+"""`app_state` helpers, run inside tiny Streamlit scripts."""
+
+from streamlit.testing.v1 import AppTest
+
+
+def test_friendly_errors_turn_failures_into_messages():
+    def script():
+        import streamlit as st
+
+        from issue_summarizer.app_state import friendly_errors
+        from issue_summarizer.data_loading import DataLoadError
+
+        with friendly_errors("reading"):
+            raise DataLoadError("data.csv: the file is empty")
+        with friendly_errors("adding"):
+            raise ZeroDivisionError("division by zero")
+        st.write("still running")
+
+    app = AppTest.from_function(script).run()
+    assert not app.exception
+    assert [error.value for error in app.error] == [
+        "data.csv: the file is empty",
+        "Something went wrong while adding: ZeroDivisionError: division by zero",
+    ]
+    assert app.markdown[0].value == "still running"
+
+
+def test_progress_bar_follows_counts():
+    def script():
+        from issue_summarizer.app_state import ProgressBar
+
+        bar = ProgressBar(4, "{done} of {total}")
+        bar(1)
+        bar(2)
+        finished = ProgressBar(2, "{done} of {total}", "Scoring…")
+        finished(2)
+
+    app = AppTest.from_function(script).run()
+    assert not app.exception
+    assert [bar.proto.text for bar in app.get("progress")] == ["3 of 4", "Scoring…"]
+
+
+def test_data_path_follows_the_environment_and_the_sidebar(monkeypatch, tmp_path):
+    def script():
+        import streamlit as st
+
+        from issue_summarizer import app_state
+
+        app_state.render_sidebar()
+        st.write(f"data={app_state.data_path()!r} usable={app_state.usable_data_path()!r}")
+
+    monkeypatch.setenv("ISSUE_SUMMARIZER_MODEL", str(tmp_path / "no_model"))
+    monkeypatch.setenv("ISSUE_SUMMARIZER_DATA", "")
+    app = AppTest.from_function(script).run()
+    assert app.main.markdown[-1].value == "data='' usable=None"
+    assert "No usable model" in app.sidebar.markdown[1].value
+    existing = tmp_path / "issues.csv"
+    existing.write_text("title,body\na,b\n")
+    app.text_input(key="data_path").set_value(str(existing)).run()
+    assert app.main.markdown[-1].value == f"data='{existing}' usable='{existing}'"
+    app.text_input(key="data_path").set_value(str(tmp_path / "missing.csv")).run()
+    assert "No such file" in app.sidebar.warning[0].value

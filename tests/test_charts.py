@@ -1,0 +1,49 @@
+import pandas as pd
+
+from issue_summarizer import charts
+
+
+def layer_marks(chart) -> list[str]:
+    spec = chart.to_dict()
+    return [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+
+
+def test_training_curves():
+    history = pd.DataFrame(
+        {"epoch": [1, 2, 1, 2], "series": ["training"] * 2 + ["validation"] * 2, "loss": [3, 2, 3, 3]}
+    )
+    assert layer_marks(charts.training_curves_chart(history)) == ["line", "point"]
+
+
+def test_length_charts_mark_the_pad_length():
+    frame = pd.DataFrame({"length": [1, 2, 3], "documents": [5, 3, 1]})
+    assert layer_marks(charts.length_histogram_chart(frame, 2, "body")) == ["bar", "rule"]
+    assert charts.length_histogram_chart(frame, None, "body").to_dict()["mark"]["type"] == "bar"
+    curve = pd.DataFrame({"length": [1, 2, 3], "coverage": [0.5, 0.9, 1.0]})
+    assert layer_marks(charts.coverage_chart(curve, 2, "title")) == ["area", "rule"]
+
+
+def test_similarity_map_puts_other_last_in_grey_and_adds_the_query():
+    points = pd.DataFrame(
+        {
+            "x": [0, 1, 2],
+            "y": [0, 1, 2],
+            "title": ["a", "b", "c"],
+            "repo": ["r", "s", "t"],
+            "group": ["r", "other", "s"],
+        }
+    )
+    spec = charts.similarity_map_chart(points, "group", "repository").to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"][-1] == "other" and scale["range"][-1] == "#c7c7c7"
+    query = pd.DataFrame({"x": [0.5], "y": [0.5], "label": ["your issue"]})
+    assert layer_marks(charts.similarity_map_chart(points, "group", "repository", query)) == ["circle", "point"]
+
+
+def test_the_map_view_leaves_far_outliers_out():
+    # 95 points in [0, 94] and a distant group of 5: the view skips the gap.
+    values = pd.Series([float(value) for value in range(95)] + [10_000.0 + value for value in range(5)])
+    low, high = charts.core_domain(values)
+    assert -10 < low < 0 and 94 < high < 110
+    points = pd.DataFrame({"x": values, "y": values})
+    assert charts.points_outside_view(points) == 5

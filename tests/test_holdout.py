@@ -1,0 +1,100 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from issue_summarizer import holdout
+from issue_summarizer.data_loading import DataLoadError, load_issues
+from issue_summarizer.splitting import split_repositories
+from tests.conftest import make_rows, write_jsonl_gz
+
+
+def predictions(count: int = 6) -> pd.DataFrame:
+    rows = {
+        "repo": ["a/x", "a/x", "b/y", "b/y", "c/z", "c/z"][:count],
+        "title": ["Parser crash", "Slow cache", "Memory leak", "Docs typo", "Install fails", "Hang on exit"][:count],
+        "body": ["the parser crashes", "cache is slow", "it leaks memory", "typo", "pip fails", "hangs"][:count],
+        "reference": ["parser crash", "slow cache", "memory leak", "docs typo", "install fails", "hang on exit"][
+            :count
+        ],
+        "predicted_title": ["parser crash", "cache", "leak", "typo in docs", "", "hang"][:count],
+        "score": [-0.5, -1.0, -1.5, -2.0, -2.5, -0.1][:count],
+        "lead": ["the parser crashes", "cache is slow", "it leaks memory", "typo", "pip fails", "hangs"][:count],
+        "rougeL": [1.0, 0.67, 0.5, 0.8, 0.0, 0.5][:count],
+        "lead_rougeL": [0.5, 0.4, 0.6, 0.7, 0.3, 0.0][:count],
+    }
+    return holdout.prepare_predictions(pd.DataFrame(rows))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    table = predictions()
+    saved = holdout.save_predictions(table, {"model": {"rougeL": 0.5}}, tmp_path)
+    assert saved == tmp_path / "predictions_test.jsonl.gz" and (tmp_path / "metrics.json").is_file()
+    loaded = holdout.load_predictions(saved)
+    pd.testing.assert_frame_equal(loaded, table)
+    assert loaded["advantage"].tolist() == pytest.approx([0.5, 0.27, -0.1, 0.1, -0.3, 0.5])
+
+
+def test_saving_into_a_directory_that_cannot_be_written_keeps_nothing(tmp_path, monkeypatch):
+    assert holdout.save_predictions(predictions(), {}, tmp_path / "missing") is None
+    monkeypatch.setattr(holdout.os, "access", lambda path, mode: False)
+    assert holdout.save_predictions(predictions(), {}, tmp_path) is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_file_that_is_not_a_predictions_file_is_refused(tmp_path):
+    with pytest.raises(DataLoadError, match="no such file"):
+        holdout.load_predictions(tmp_path / "nothing.jsonl.gz")
+    pd.DataFrame({"title": ["t"]}).to_json(tmp_path / "other.jsonl", orient="records", lines=True)
+    with pytest.raises(DataLoadError, match="missing columns repo, body"):
+        holdout.load_predictions(tmp_path / "other.jsonl")
+
+
+def test_filters_combine():
+    table = predictions()
+    assert len(holdout.filter_predictions(table)) == 6
+    assert holdout.filter_predictions(table, (0.5, 0.8))["rougeL"].between(0.5, 0.8).all()
+    assert holdout.filter_predictions(table, repositories=["b/y"])["repo"].unique().tolist() == ["b/y"]
+    assert holdout.filter_predictions(table, search="LEAK")["title"].tolist() == ["Memory leak"]
+    assert holdout.filter_predictions(table, search="in docs")["title"].tolist() == ["Docs typo"]
+    assert holdout.filter_predictions(table, (0.9, 1.0), ["b/y"]).empty
+
+
+def test_sort_orders():
+    table = predictions()
+    assert holdout.sort_predictions(table, "Worst ROUGE-L first")["rougeL"].iloc[0] == 0.0
+    assert holdout.sort_predictions(table, "Best ROUGE-L first")["rougeL"].iloc[0] == 1.0
+    assert holdout.sort_predictions(table, "Lead beats model by most")["advantage"].iloc[0] == pytest.approx(-0.3)
+    assert holdout.sort_predictions(table, "Most confident first")["score"].iloc[0] == -0.1
+    for order in holdout.SORT_ORDERS:
+        assert len(holdout.sort_predictions(table, order)) == 6
+    with pytest.raises(ValueError, match="unknown order"):
+        holdout.sort_predictions(table, "Alphabetical")
+
+
+def test_summary_metrics():
+    summary = holdout.summary_metrics(predictions())
+    assert summary["rows"] == 6 and summary["repositories"] == 3
+    assert summary["model_rougeL"] == pytest.approx(np.mean([1.0, 0.67, 0.5, 0.8, 0.0, 0.5]))
+    assert summary["model_wins"] == pytest.approx(4 / 6)
+    assert holdout.summary_metrics(predictions().iloc[:0])["rows"] == 0
+    assert holdout.repository_choices(predictions(5))[0] in ("a/x", "b/y")
+
+
+def test_rows_of_the_test_split_follow_split_json(tmp_path):
+    rows = make_rows(count=120, repositories=12)
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", rows)
+    split = split_repositories([row["repo"] for row in rows], validation_share=0.1, test_share=0.2)
+    split.save(tmp_path / "split.json")
+    test_rows = holdout.rows_of_test_split(data, tmp_path)
+    assert set(test_rows["repo"]) == set(split.test) and len(test_rows) > 0
+    assert len(holdout.rows_of_test_split(data, tmp_path, limit=3)) == 3
+    assert len(holdout.evaluation_rows(load_issues(data).frame, limit=5)) == 5
+
+
+def test_rows_of_the_test_split_need_a_split_and_matching_data(tmp_path):
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows(count=20, repositories=4))
+    with pytest.raises(DataLoadError, match="split.json: missing"):
+        holdout.rows_of_test_split(data, tmp_path)
+    split_repositories(["other/a", "other/b", "other/c"]).save(tmp_path / "split.json")
+    with pytest.raises(DataLoadError, match="not in the model's split"):
+        holdout.rows_of_test_split(data, tmp_path)
