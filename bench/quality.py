@@ -6,12 +6,14 @@ The test split is the default model's (by repository, at most 300 rows per repos
 every row comes from a project neither model saw. Prints ROUGE-1/2/L F1, BLEU, the copy rate
 (titles holding a word outside the title vocabulary, which only copying can produce) and the
 shares of empty titles and of titles repeating a word 3 times, then writes the table into
-README.md between the quality markers.
+README.md between the quality markers and, as `quality.json`, into the default model's
+directory, where the app's Overview page reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -91,6 +93,13 @@ def main() -> None:
     print(f"\n({time.perf_counter() - started:.0f} s)")
     if not args.no_readme:
         write_into_readme(text)
+        quality = {
+            "command": command,
+            "test_rows": len(frame),
+            "test_repositories": int(frame["repo"].nunique()),
+            "rows": [{"titles": name, **metrics} for name, metrics in rows],
+        }
+        (args.model / "quality.json").write_text(json.dumps(quality, indent=1))
 
 
 if __name__ == "__main__":

@@ -106,3 +106,17 @@ def test_attention_beam_one_equals_greedy(trained_copy_model):
     bodies = [row["body"] for row in make_copy_rows(count=12, seed=5)]
     assert summarizer.summarize(bodies, beam_width=1) == summarizer.summarize(bodies)
     assert len(summarizer.summarize(bodies, beam_width=4)) == 12
+
+
+def test_attention_model_loads_in_a_fresh_process(trained_copy_model):
+    """The custom attention layers must be registered before Keras deserializes them."""
+    import subprocess
+    import sys
+
+    script = (
+        "from issue_summarizer.summarizer import Summarizer; "
+        f"print(Summarizer.load({str(trained_copy_model)!r}).config.architecture)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("attention")
