@@ -122,6 +122,22 @@ def greedy_decode(step: Step, initial_state: np.ndarray, options: DecodingOption
     ]
 
 
+def _top_candidates(candidates: np.ndarray, count: int) -> np.ndarray:
+    """Column indices of each row's `count` largest values, largest first, ties by lower index.
+
+    A partial partition first: sorting all beam × vocabulary candidates at every step would
+    cost more than the model itself.
+    """
+    count = min(count, candidates.shape[1])
+    if count < candidates.shape[1]:
+        top = np.argpartition(-candidates, count - 1, axis=1)[:, :count]
+    else:
+        top = np.tile(np.arange(count), (len(candidates), 1))
+    values = np.take_along_axis(candidates, top, axis=1)
+    order = np.lexsort((top, -values), axis=1)
+    return np.take_along_axis(top, order, axis=1)
+
+
 def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions) -> list[list[Hypothesis]]:
     """Keep the `beam_width` best partial titles per issue; return the best finished ones, best first.
 
@@ -147,7 +163,7 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
         _block_repeated_ngrams(log_probabilities, histories, options.no_repeat_ngram_size)
         vocabulary = log_probabilities.shape[1]
         candidates = (beam_scores.reshape(-1, 1) + log_probabilities).reshape(batch, width * vocabulary)
-        top = np.argsort(-candidates, axis=1, kind="stable")[:, : 2 * width]
+        top = _top_candidates(candidates, 2 * width)
         next_previous = np.full((batch * width, 1), PAD_ID, dtype=np.int32)
         next_scores = np.full((batch, width), NEG_INF)
         next_histories: list[list[int]] = [[] for _ in range(batch * width)]

@@ -125,8 +125,17 @@ class CopyMixture(layers.Layer):
 
     def call(self, vocabulary_probabilities, attention_weights, copy_ids, generation_probability):
         vocabulary_size = vocabulary_probabilities.shape[-1]
-        positions = ops.one_hot(copy_ids, self.extended_size, dtype=attention_weights.dtype)
-        copied = ops.matmul(attention_weights, positions)
+        # Scatter-add each position's weight onto its word's id. A one-hot matrix of the body
+        # would do the same with a (batch, positions, extended vocabulary) tensor, gigabytes
+        # for a batch of beams.
+        batch, steps, length = ops.shape(attention_weights)
+        batch_index = ops.broadcast_to(ops.reshape(ops.arange(batch), (-1, 1, 1)), (batch, steps, length))
+        step_index = ops.broadcast_to(ops.reshape(ops.arange(steps), (1, -1, 1)), (batch, steps, length))
+        word_index = ops.broadcast_to(ops.expand_dims(ops.cast(copy_ids, "int32"), 1), (batch, steps, length))
+        indices = ops.reshape(ops.stack([batch_index, step_index, word_index], axis=-1), (-1, 3))
+        copied = ops.scatter(
+            indices, ops.reshape(attention_weights, (-1,)), ops.stack([batch, steps, self.extended_size])
+        )
         generated = ops.pad(vocabulary_probabilities, [[0, 0], [0, 0], [0, self.extended_size - vocabulary_size]])
         return generation_probability * generated + (1.0 - generation_probability) * copied
 

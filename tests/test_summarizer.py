@@ -80,10 +80,21 @@ def test_missing_and_corrupt_model_directories(tmp_path, trained_tiny_model):
         Summarizer.load(broken)
 
 
-def test_shipped_model_loads_and_summarizes():
+@pytest.mark.parametrize("directory", ["model", "models/seed"])
+def test_shipped_models_load_and_summarize(directory):
+    summarizer = Summarizer.load(REPO_ROOT / directory)
+    body = "When I run pip install on Windows the build fails with a compiler error in setup_helpers.py."
+    for beam_width in (1, 5):
+        title, _ = summarizer.summarize([body], beam_width=beam_width)[0]
+        assert title.strip()
+
+
+def test_shipped_default_model_copies_identifiers():
     summarizer = Summarizer.load(REPO_ROOT / "model")
-    title, _ = summarizer.summarize(["When I run pip install on Windows the build fails with a compiler error."])[0]
-    assert title.strip()
+    assert summarizer.config.architecture == "attention"
+    body = "Calling frobnicate_widget_v2() raises KeyError: 'zzq_missing' when the config file is empty."
+    explanation = summarizer.explain(body)
+    assert explanation.attention is not None and explanation.attention.shape[1] == len(explanation.body_tokens)
 
 
 def test_attention_model_learns_to_copy_identifiers_missing_from_the_vocabulary(trained_copy_model):
