@@ -14,6 +14,7 @@ import streamlit as st
 
 from issue_summarizer import app_state, data_sources
 from issue_summarizer.batch import summarize_frame
+from issue_summarizer.charts import attention_frame, attention_heatmap_chart
 from issue_summarizer.examples import EXAMPLE_ISSUES
 from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.text_display import escape_markdown, seen_tokens_html, seen_tokens_summary
@@ -51,12 +52,23 @@ def one_issue_form() -> None:
         text_column, settings_column = st.columns([2, 1], gap="large")
         with settings_column:
             st.markdown("##### Decoding")
+            # The controls start at the model's decoding defaults, chosen by ROUGE-L on validation data.
+            tuned_beam = config.beam_width > 1
             decoding = st.segmented_control(
-                "Search", ["Greedy", "Beam search"], default="Greedy", key="decoding", label_visibility="collapsed"
+                "Search",
+                ["Greedy", "Beam search"],
+                default="Beam search" if tuned_beam else "Greedy",
+                key="decoding",
+                label_visibility="collapsed",
             )
             beam = decoding == "Beam search"
             beam_width = st.slider(
-                "Beam width", 2, 10, 5, disabled=not beam, help="How many partial titles are kept at each step."
+                "Beam width",
+                2,
+                10,
+                config.beam_width if tuned_beam else 5,
+                disabled=not beam,
+                help="How many partial titles are kept at each step.",
             )
             alternatives = st.slider(
                 "Alternatives shown",
@@ -68,19 +80,29 @@ def one_issue_form() -> None:
             )
             longest = config.title_length - 1
             max_length = st.slider("Maximum words", 1, longest, longest, help="The end marker counts as one word.")
-            min_length = st.slider("Minimum words", 0, max_length, 0, help="The title cannot end before this.")
+            min_length = st.slider(
+                "Minimum words",
+                0,
+                max_length,
+                min(config.min_title_length, max_length),
+                help="The title cannot end before this.",
+            )
             no_repeat = st.selectbox(
-                "Never repeat", [0, 1, 2, 3], format_func=lambda n: "off" if n == 0 else f"a {n}-word sequence"
+                "Never repeat",
+                [0, 1, 2, 3],
+                index=[0, 1, 2, 3].index(config.no_repeat_ngram_size) if config.no_repeat_ngram_size <= 3 else 0,
+                format_func=lambda n: "off" if n == 0 else f"a {n}-word sequence",
             )
             length_penalty = st.slider(
                 "Length penalty",
                 0.0,
                 2.0,
-                1.0,
+                float(config.length_penalty),
                 0.1,
                 disabled=not beam,
                 help="Scores are log-probabilities divided by length to this power: 0 favours short titles.",
             )
+            st.caption("The defaults are the settings that scored best on validation data.")
         with text_column:
             st.selectbox(
                 "Start from an example",
@@ -107,15 +129,18 @@ def one_issue_form() -> None:
                 else:
                     st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
                     started = time.perf_counter()
+                    settings = {
+                        "beam_width": beam_width if beam else 1,
+                        "max_length": max_length,
+                        "min_length": min_length,
+                        "no_repeat_ngram_size": no_repeat,
+                        "length_penalty": length_penalty if beam else 1.0,
+                    }
                     results = summarizer.generate(
-                        [checked.text],
-                        beam_width=beam_width if beam else 1,
-                        max_length=max_length,
-                        num_alternatives=alternatives if beam else 1,
-                        min_length=min_length,
-                        no_repeat_ngram_size=no_repeat,
-                        length_penalty=length_penalty if beam else 1.0,
+                        [checked.text], num_alternatives=alternatives if beam else 1, **settings
                     )[0]
+                    # The attention picture decodes the best title once more, keeping its ids and weights.
+                    explanation = summarizer.explain(checked.text, **settings) if summarizer.uses_attention else None
                     st.session_state[RESULT_KEY] = {
                         "body": body,
                         "alternatives": results,
@@ -124,6 +149,7 @@ def one_issue_form() -> None:
                         "decoding": f"beam search, width {beam_width}" if beam else "greedy",
                         "known_share": summarizer.known_word_share(checked.text),
                         "generation": st.session_state[GENERATION_KEY],
+                        "explanation": explanation,
                     }
 
             result = st.session_state.get(RESULT_KEY)
@@ -165,6 +191,31 @@ def one_issue_form() -> None:
                             "per-word probability": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
                         },
                     )
+                explanation = result.get("explanation")
+                if explanation is not None and explanation.attention is not None and explanation.title_words:
+                    with st.expander("Where the model looked", expanded=True):
+                        frame = attention_frame(
+                            explanation.body_tokens,
+                            explanation.title_words,
+                            explanation.attention,
+                            explanation.copied,
+                        )
+                        st.altair_chart(attention_heatmap_chart(frame), width="stretch")
+                        copied = [
+                            w
+                            for w, was_copied in zip(explanation.title_words, explanation.copied, strict=True)
+                            if was_copied
+                        ]
+                        st.caption(
+                            "Each row is a title word; darker cells are the body tokens it attended to. "
+                            + (
+                                f"Copied from the body (not in the title vocabulary): {', '.join(copied)}."
+                                if copied
+                                else "No title word was copied from outside the title vocabulary."
+                            )
+                        )
+                elif not summarizer.uses_attention:
+                    st.caption("This model has no attention, so there is no picture of where it looked.")
                 with st.expander("What the model saw"):
                     tokens = summarizer.inspect(result["body"])
                     st.markdown(

@@ -156,3 +156,54 @@ def similarity_map_chart(
         .encode(x="x:Q", y="y:Q", tooltip=[alt.Tooltip("label:N", title="")])
     )
     return (scatter + star).properties(height=560)
+
+
+def attention_frame(
+    body_tokens: list[str], title_words: list[str], attention: np.ndarray, copied: list[bool]
+) -> pd.DataFrame:
+    """Long-form attention weights: one row per (title word, body token) pair.
+
+    The attention matrix has one more row than the title has words (the step that wrote the end
+    marker); that row is left out. Copied title words are starred, so the chart's labels show them.
+    """
+    rows = []
+    for title_position, word in enumerate(title_words):
+        label = f"{title_position + 1}. {word}" + (" ★" if copied[title_position] else "")
+        for body_position, token in enumerate(body_tokens):
+            rows.append(
+                {
+                    "title word": label,
+                    "title position": title_position,
+                    "body token": f"{body_position + 1:02d} {token}",
+                    "token": token,
+                    "weight": float(attention[title_position, body_position]),
+                    "copied": bool(copied[title_position]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def attention_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Title words (rows) × body tokens (columns), coloured by attention weight."""
+    title_order = frame.drop_duplicates("title word").sort_values("title position")["title word"].tolist()
+    body_order = sorted(frame["body token"].unique())
+    return (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X(
+                "body token:N",
+                sort=body_order,
+                title="body tokens the model read",
+                axis=alt.Axis(labelAngle=-60, labelExpr="slice(datum.value, 3)"),
+            ),
+            y=alt.Y("title word:N", sort=title_order, title="title words (★ copied from the body)"),
+            color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues"), title="attention"),
+            tooltip=[
+                alt.Tooltip("title word:N"),
+                alt.Tooltip("token:N", title="body token"),
+                alt.Tooltip("weight:Q", format=".3f"),
+            ],
+        )
+        .properties(height=alt.Step(22))
+    )

@@ -129,6 +129,19 @@ def test_summarize_round_trip(monkeypatch, bare_model):
     assert "empty" in texts(app.error)
 
 
+def test_summarize_draws_the_attention_heatmap_for_an_attention_model(monkeypatch, trained_copy_model):
+    app = start_app(monkeypatch, trained_copy_model, "")
+    app.switch_page("app_pages/summarize.py").run()
+    body = "Calling func12345 in the parser raises an error. It worked yesterday."
+    app.text_area(key="issue_body").set_value(body).run()
+    app.button(key="generate").click().run()
+    assert_clean(app, "attention summarize")
+    assert app.subheader and "func12345" in app.subheader[0].value
+    charts = app.get("vega_lite_chart")
+    assert charts, "no attention heatmap"
+    assert "Copied from the body" in texts(app.caption) and "func12345" in texts(app.caption)
+
+
 def test_batch_upload_round_trip_and_a_bad_upload(monkeypatch, bare_model):
     app = start_app(monkeypatch, bare_model, "")
     app.switch_page("app_pages/summarize.py").run()

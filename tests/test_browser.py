@@ -73,7 +73,13 @@ def test_every_page_renders_and_generate_writes_a_title(served_app):
                     assert title and re.search(r"\w", title), title
                     page.get_by_text("What the model saw").click()
                 if name == "holdout_browser":
-                    page.get_by_role("button", name="Random example").click()
+                    # A fresh clone has no saved predictions: the page then offers to evaluate the test split.
+                    random_example = page.get_by_role("button", name="Random example")
+                    evaluate = page.get_by_role("button", name=re.compile(r"^Evaluate the model on"))
+                    random_example.or_(evaluate).first.wait_for(timeout=60_000)
+                    if evaluate.count():
+                        evaluate.click()
+                    random_example.click(timeout=600_000)
                     page.locator(".st-key-holdout_detail").wait_for(timeout=60_000)
                 if name == "similar_issues":
                     # The map (embedding and UMAP) takes a while in a fresh server.

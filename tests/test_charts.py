@@ -47,3 +47,16 @@ def test_the_map_view_leaves_far_outliers_out():
     assert -10 < low < 0 and 94 < high < 110
     points = pd.DataFrame({"x": values, "y": values})
     assert charts.points_outside_view(points) == 5
+
+
+def test_attention_frame_and_heatmap():
+    import numpy as np
+
+    from issue_summarizer.charts import attention_frame, attention_heatmap_chart
+
+    weights = np.array([[0.7, 0.3], [0.1, 0.9], [0.5, 0.5]])  # The last row is the end marker's step.
+    frame = attention_frame(["foo_bar()", "fails"], ["foo_bar()", "fails"], weights, [True, False])
+    assert len(frame) == 4 and frame["weight"].tolist() == [0.7, 0.3, 0.1, 0.9]
+    assert frame["title word"].iloc[0].endswith("★") and not frame["title word"].iloc[2].endswith("★")
+    spec = attention_heatmap_chart(frame).to_dict()
+    assert spec["mark"]["type"] == "rect" and spec["encoding"]["color"]["field"] == "weight"
