@@ -9,6 +9,7 @@ from issue_summarizer.model_card import (
     history_frame,
     layer_table,
     metrics_table,
+    quality_table,
     split_table,
     vocabulary_table,
 )
@@ -59,10 +60,28 @@ with app_state.friendly_errors("reading the model directory"):
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Test metrics", anchor=False)
-        if metrics:
+        if card.quality:
+            st.caption(
+                f"{card.quality.get('test_rows', 0):,} test issues from {card.quality.get('test_repositories', 0)} "
+                "repositories that no model saw, scored in one run by "
+                f"`{card.quality.get('command', 'bench/quality.py')}`. Copy rate: titles with a word outside "
+                "the title vocabulary, which only copying from the body can write."
+            )
+            st.dataframe(
+                quality_table(card.quality),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    name: st.column_config.NumberColumn(name, format="%.3f")
+                    for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "copy rate", "empty", "repeats a word 3×")
+                }
+                | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f")},
+            )
+        elif metrics:
             st.caption(
                 f"On the held-out **{metrics.get('split', 'test')}** repositories "
-                f"(beam width {metrics.get('beam_width', 1)}). Titles and references are compared cleaned and "
+                f"(beam width {metrics.get('decoding', metrics).get('beam_width', 1)}). "
+                "Titles and references are compared cleaned and "
                 "tokenized; the baseline is the first 12 words of the cleaned body."
             )
             st.dataframe(

@@ -49,6 +49,7 @@ class ModelCard:
     training: dict | None
     history: dict | None
     metrics: dict | None
+    quality: dict | None = None
 
 
 def _read_optional_json(path: Path) -> dict | None:
@@ -81,6 +82,7 @@ def read_model_card(directory: str | Path) -> ModelCard:
         training=_read_optional_json(directory / TRAINING_FILE),
         history=_read_optional_json(directory / HISTORY_FILE),
         metrics=_read_optional_json(directory / METRICS_FILE),
+        quality=_read_optional_json(directory / QUALITY_FILE),
     )
 
 
@@ -109,6 +111,28 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
         row["rows"] = values.get("rows")
         rows.append(row)
     return pd.DataFrame(rows, columns=["system", *METRIC_NAMES.values(), "rows"])
+
+
+QUALITY_FILE = "quality.json"
+QUALITY_COLUMNS = {
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "bleu": "BLEU",
+    "copy_rate": "copy rate",
+    "empty_share": "empty",
+    "repeat_share": "repeats a word 3×",
+}
+
+
+def quality_table(quality: dict) -> pd.DataFrame:
+    """`bench/quality.py`'s comparison (lead baseline, seed, default model) as one row per system."""
+    rows = [
+        {"titles": row.get("titles", "?"), **{title: row.get(name) for name, title in QUALITY_COLUMNS.items()}}
+        for row in quality.get("rows", [])
+        if isinstance(row, dict)
+    ]
+    return pd.DataFrame(rows, columns=["titles", *QUALITY_COLUMNS.values()])
 
 
 def history_frame(history: dict) -> pd.DataFrame:

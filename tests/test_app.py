@@ -142,6 +142,24 @@ def test_summarize_draws_the_attention_heatmap_for_an_attention_model(monkeypatc
     assert "Copied from the body" in texts(app.caption) and "func12345" in texts(app.caption)
 
 
+def test_overview_shows_the_quality_comparison(monkeypatch, bare_model, tmp_path):
+    import json
+
+    directory = tmp_path / "model"
+    shutil.copytree(bare_model, directory)
+    quality = {
+        "command": "python bench/quality.py",
+        "test_rows": 10,
+        "test_repositories": 2,
+        "rows": [{"titles": "lead-12", "rougeL": 0.18}, {"titles": "tiny", "rougeL": 0.3, "copy_rate": 0.5}],
+    }
+    (directory / "quality.json").write_text(json.dumps(quality))
+    app = start_app(monkeypatch, directory, "")
+    assert_clean(app, "overview with quality")
+    tables = [frame.value for frame in app.dataframe]
+    assert any("titles" in table.columns and table["titles"].tolist() == ["lead-12", "tiny"] for table in tables)
+
+
 def test_batch_upload_round_trip_and_a_bad_upload(monkeypatch, bare_model):
     app = start_app(monkeypatch, bare_model, "")
     app.switch_page("app_pages/summarize.py").run()

@@ -73,3 +73,18 @@ def test_layer_table_counts_every_parameter():
     table = layer_table(model)
     assert table["parameters"].sum() == model.count_params()
     assert "encoder_gru" in table["layer"].tolist()
+
+
+def test_quality_table_has_one_row_per_system():
+    from issue_summarizer.model_card import quality_table
+
+    quality = {
+        "rows": [
+            {"titles": "lead-12", "rouge1": 0.2, "rouge2": 0.1, "rougeL": 0.18, "bleu": 7.4, "copy_rate": None},
+            {"titles": "attention", "rouge1": 0.24, "rouge2": 0.1, "rougeL": 0.22, "bleu": 9.7, "copy_rate": 0.55},
+        ]
+    }
+    table = quality_table(quality)
+    assert table["titles"].tolist() == ["lead-12", "attention"]
+    assert table["ROUGE-L"].tolist() == [0.18, 0.22] and "copy rate" in table.columns
+    assert quality_table({}).empty
