@@ -111,6 +111,21 @@ class SummarizerConfig:
             raise ValueError(f"{path}: not a valid configuration: {error}") from None
 
 
+# A few seconds of training on a fixture, for tests and smoke runs.
+_TINY = SummarizerConfig(
+    name="tiny",
+    body_vocab_size=300,
+    title_vocab_size=200,
+    body_length=30,
+    title_length=8,
+    embedding_dim=32,
+    hidden_dim=64,
+    learning_rate=5e-3,
+    batch_size=16,
+    epochs=30,
+    patience=30,
+)
+
 # Named configurations that `train --config NAME` accepts.
 CONFIGURATIONS = {
     "seed": SummarizerConfig(),
@@ -123,32 +138,6 @@ CONFIGURATIONS = {
         patience=1,
         max_rows_per_train_repository=3000,
     ),
-    # A few seconds of training on a fixture, for tests and smoke runs.
-    "tiny-attention": SummarizerConfig(
-        name="tiny-attention",
-        architecture="attention",
-        body_vocab_size=300,
-        title_vocab_size=200,
-        body_length=30,
-        title_length=8,
-        embedding_dim=32,
-        hidden_dim=64,
-        learning_rate=5e-3,
-        batch_size=16,
-        epochs=30,
-        patience=30,
-    ),
-    "tiny": SummarizerConfig(
-        name="tiny",
-        body_vocab_size=300,
-        title_vocab_size=200,
-        body_length=30,
-        title_length=8,
-        embedding_dim=32,
-        hidden_dim=64,
-        learning_rate=5e-3,
-        batch_size=16,
-        epochs=30,
-        patience=30,
-    ),
+    "tiny": _TINY,
+    "tiny-attention": _TINY.updated(name="tiny-attention", architecture="attention"),
 }
