@@ -45,6 +45,24 @@ config = summarizer.config
 one_issue, many_issues = st.tabs(["One issue", "A file of issues"])
 
 
+def show_attention(explanation) -> None:
+    """The attention heatmap of title words over body tokens, with the copied words named."""
+    if explanation.attention is None or not explanation.title_words:
+        st.caption("The title is empty, so there is no attention to show.")
+        return
+    frame = attention_frame(explanation.body_tokens, explanation.title_words, explanation.attention, explanation.copied)
+    st.altair_chart(attention_heatmap_chart(frame), width="stretch")
+    copied = [word for word, was_copied in zip(explanation.title_words, explanation.copied, strict=True) if was_copied]
+    st.caption(
+        "Each row is a title word; darker cells are the body tokens it attended to. "
+        + (
+            f"Copied from the body (not in the title vocabulary): {', '.join(copied)}."
+            if copied
+            else "No title word was copied from outside the title vocabulary."
+        )
+    )
+
+
 @st.fragment
 def one_issue_form() -> None:
     """The single-issue form. A fragment: its clicks rerun only this form, not the page and sidebar."""
@@ -139,8 +157,7 @@ def one_issue_form() -> None:
                     results = summarizer.generate(
                         [checked.text], num_alternatives=alternatives if beam else 1, **settings
                     )[0]
-                    # The attention picture decodes the best title once more, keeping its ids and weights.
-                    explanation = summarizer.explain(checked.text, **settings) if summarizer.uses_attention else None
+
                     st.session_state[RESULT_KEY] = {
                         "body": body,
                         "alternatives": results,
@@ -149,7 +166,8 @@ def one_issue_form() -> None:
                         "decoding": f"beam search, width {beam_width}" if beam else "greedy",
                         "known_share": summarizer.known_word_share(checked.text),
                         "generation": st.session_state[GENERATION_KEY],
-                        "explanation": explanation,
+                        "settings": settings,
+                        "text": checked.text,
                     }
 
             result = st.session_state.get(RESULT_KEY)
@@ -191,30 +209,14 @@ def one_issue_form() -> None:
                             "per-word probability": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
                         },
                     )
-                explanation = result.get("explanation")
-                if explanation is not None and explanation.attention is not None and explanation.title_words:
-                    with st.expander("Where the model looked", expanded=True):
-                        frame = attention_frame(
-                            explanation.body_tokens,
-                            explanation.title_words,
-                            explanation.attention,
-                            explanation.copied,
-                        )
-                        st.altair_chart(attention_heatmap_chart(frame), width="stretch")
-                        copied = [
-                            w
-                            for w, was_copied in zip(explanation.title_words, explanation.copied, strict=True)
-                            if was_copied
-                        ]
-                        st.caption(
-                            "Each row is a title word; darker cells are the body tokens it attended to. "
-                            + (
-                                f"Copied from the body (not in the title vocabulary): {', '.join(copied)}."
-                                if copied
-                                else "No title word was copied from outside the title vocabulary."
-                            )
-                        )
-                elif not summarizer.uses_attention:
+                if summarizer.uses_attention:
+                    # Drawn on request: the picture decodes the best title once more and its chart is
+                    # the slowest thing on the page, so it stays off the path from click to title.
+                    if st.toggle("Show where the model looked", key="show_attention"):
+                        if "explanation" not in result:
+                            result["explanation"] = summarizer.explain(result["text"], **result["settings"])
+                        show_attention(result["explanation"])
+                else:
                     st.caption("This model has no attention, so there is no picture of where it looked.")
                 with st.expander("What the model saw"):
                     tokens = summarizer.inspect(result["body"])

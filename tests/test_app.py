@@ -137,6 +137,9 @@ def test_summarize_draws_the_attention_heatmap_for_an_attention_model(monkeypatc
     app.button(key="generate").click().run()
     assert_clean(app, "attention summarize")
     assert app.subheader and "func12345" in app.subheader[0].value
+    assert not app.get("vega_lite_chart")  # The heatmap is drawn on request only.
+    app.toggle(key="show_attention").set_value(True).run()
+    assert_clean(app, "attention heatmap")
     charts = app.get("vega_lite_chart")
     assert charts, "no attention heatmap"
     assert "Copied from the body" in texts(app.caption) and "func12345" in texts(app.caption)

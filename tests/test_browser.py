@@ -71,6 +71,10 @@ def test_every_page_renders_and_generate_writes_a_title(served_app):
                     enter_body(page, BODY)
                     title, _ = generate_title(page, generation=1)
                     assert title and re.search(r"\w", title), title
+                    attention = page.get_by_text("Show where the model looked")
+                    if attention.count():  # Attention models draw a heatmap on request.
+                        attention.click()
+                        expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible(timeout=60_000)
                     page.get_by_text("What the model saw").click()
                 if name == "holdout_browser":
                     # A fresh clone has no saved predictions: the page then offers to evaluate the test split.
