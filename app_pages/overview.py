@@ -6,6 +6,7 @@ from issue_summarizer import app_state
 from issue_summarizer.charts import training_curves_chart
 from issue_summarizer.model_card import (
     configuration_table,
+    decoding_description,
     history_frame,
     layer_table,
     metrics_table,
@@ -16,6 +17,13 @@ from issue_summarizer.model_card import (
 from issue_summarizer.summarizer import ModelDirectoryError
 
 COUNT = st.column_config.NumberColumn(format="localized")
+ARCHITECTURES = {
+    "seed": "A GRU encoder reads the first words of the cleaned body into one vector; a GRU decoder "
+    "writes the title from that vector one word at a time, greedily or with beam search.",
+    "attention": "A bidirectional GRU encoder reads the first words of the cleaned body; a GRU decoder "
+    "writes the title one word at a time, attending to the body words at each step (Luong attention), "
+    "and can copy a body word the title vocabulary lacks, such as a function name or an error code.",
+}
 
 
 def full_height(rows: int) -> int:
@@ -23,20 +31,25 @@ def full_height(rows: int) -> int:
     return 35 * (rows + 1) + 3
 
 
+def introduction(architecture: str | None) -> None:
+    st.markdown(
+        "A sequence-to-sequence model that **writes a GitHub issue's title from its body**. "
+        + ARCHITECTURES.get(architecture or "seed", ARCHITECTURES["seed"])
+        + " It follows Hamel Husain's *How to create data products that are magical using "
+        "sequence-to-sequence models*."
+    )
+
+
 st.title("Issue Summarizer")
-st.markdown(
-    "A sequence-to-sequence model that **writes a GitHub issue's title from its body**. "
-    "A GRU encoder reads the first words of the cleaned body into one vector; a GRU decoder "
-    "writes the title from that vector one word at a time, greedily or with beam search. "
-    "It follows Hamel Husain's *How to create data products that are magical using sequence-to-sequence models*."
-)
 
 with app_state.friendly_errors("reading the model directory"):
     try:
         card = app_state.model_card()
     except ModelDirectoryError as error:
+        introduction(None)
         app_state.show_missing_model(error)
         st.stop()
+    introduction(card.config.architecture)
 
     metrics = card.metrics or {}
     model_scores = metrics.get("model") or {}
@@ -57,51 +70,58 @@ with app_state.friendly_errors("reading the model directory"):
     columns[2].metric("Training issues", f"{provenance.get('split', {}).get('train', {}).get('rows', 0):,}")
     columns[3].metric("Epochs trained", training.get("epochs_run", "—"))
 
+    # The comparison table is wide (up to eight columns), so it has the page's width.
+    st.subheader("Test metrics", anchor=False)
+    if card.quality:
+        st.caption(
+            f"{card.quality.get('test_rows', 0):,} test issues from {card.quality.get('test_repositories', 0)} "
+            "repositories that no model saw, scored in one run by "
+            f"`{card.quality.get('command', 'bench/quality.py')}`. Titles and references are compared cleaned "
+            "and tokenized. Copy rate: titles with a word outside the title vocabulary, which only copying from "
+            "the body can write; empty: titles with no words; repeats: titles that use one word at least three times."
+        )
+        st.dataframe(
+            quality_table(card.quality),
+            hide_index=True,
+            width="stretch",
+            column_config={"titles": st.column_config.TextColumn("titles", width="large")}
+            | {
+                name: st.column_config.NumberColumn(name, format="%.3f")
+                for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "copy rate", "empty", "repeats a word 3×")
+            }
+            | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f")},
+        )
+    elif metrics:
+        st.caption(
+            f"On the held-out **{metrics.get('split', 'test')}** repositories "
+            f"({decoding_description(metrics)}). Titles and references are compared cleaned and "
+            f"tokenized; the baseline is the first 12 words of the cleaned body."
+            + (
+                " Copy rate: titles with a word outside the title vocabulary, copied from the body."
+                if model_scores.get("copy_rate") is not None
+                else ""
+            )
+        )
+        st.dataframe(
+            metrics_table(metrics),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                name: st.column_config.NumberColumn(name, format="%.3f")
+                for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "copy rate")
+            }
+            | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f"), "rows": COUNT},
+        )
+    else:
+        st.info(
+            "No `metrics.json` in the model directory yet. Score the model with "
+            f"`python -m issue_summarizer evaluate --model {card.directory} --data DATA`, "
+            "or run the evaluation from the Holdout browser.",
+            icon=":material/bar_chart:",
+        )
+
     left, right = st.columns([3, 2], gap="large")
     with left:
-        st.subheader("Test metrics", anchor=False)
-        if card.quality:
-            st.caption(
-                f"{card.quality.get('test_rows', 0):,} test issues from {card.quality.get('test_repositories', 0)} "
-                "repositories that no model saw, scored in one run by "
-                f"`{card.quality.get('command', 'bench/quality.py')}`. Copy rate: titles with a word outside "
-                "the title vocabulary, which only copying from the body can write."
-            )
-            st.dataframe(
-                quality_table(card.quality),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    name: st.column_config.NumberColumn(name, format="%.3f")
-                    for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "copy rate", "empty", "repeats a word 3×")
-                }
-                | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f")},
-            )
-        elif metrics:
-            st.caption(
-                f"On the held-out **{metrics.get('split', 'test')}** repositories "
-                f"(beam width {metrics.get('decoding', metrics).get('beam_width', 1)}). "
-                "Titles and references are compared cleaned and "
-                "tokenized; the baseline is the first 12 words of the cleaned body."
-            )
-            st.dataframe(
-                metrics_table(metrics),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    name: st.column_config.NumberColumn(name, format="%.3f")
-                    for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L")
-                }
-                | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f"), "rows": COUNT},
-            )
-        else:
-            st.info(
-                "No `metrics.json` in the model directory yet. Score the model with "
-                f"`python -m issue_summarizer evaluate --model {card.directory} --data DATA`, "
-                "or run the evaluation from the Holdout browser.",
-                icon=":material/bar_chart:",
-            )
-
         st.subheader("Training curves", anchor=False)
         if card.history:
             st.altair_chart(training_curves_chart(history_frame(card.history)), width="stretch")

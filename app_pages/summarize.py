@@ -14,7 +14,7 @@ import streamlit as st
 
 from issue_summarizer import app_state, data_sources
 from issue_summarizer.batch import summarize_frame
-from issue_summarizer.charts import attention_frame, attention_heatmap_chart
+from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart
 from issue_summarizer.examples import EXAMPLE_ISSUES
 from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.text_display import escape_markdown, seen_tokens_html, seen_tokens_summary
@@ -53,13 +53,16 @@ def show_attention(explanation) -> None:
     frame = attention_frame(explanation.body_tokens, explanation.title_words, explanation.attention, explanation.copied)
     st.altair_chart(attention_heatmap_chart(frame), width="stretch")
     copied = [word for word, was_copied in zip(explanation.title_words, explanation.copied, strict=True) if was_copied]
+    hidden = len(explanation.body_tokens) - ATTENTION_TOKENS
     st.caption(
-        "Each row is a title word; darker cells are the body tokens it attended to. "
+        "Each row is a word of the best title; darker cells are the body tokens the model attended to "
+        "while writing it. "
         + (
-            f"Copied from the body (not in the title vocabulary): {', '.join(copied)}."
+            f"Copied from the body (not in the title vocabulary, starred in red): {', '.join(copied)}."
             if copied
             else "No title word was copied from outside the title vocabulary."
         )
+        + (f" The last {hidden} body tokens the model read are not drawn." if hidden > 0 else "")
     )
 
 
@@ -209,26 +212,28 @@ def one_issue_form() -> None:
                             "per-word probability": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
                         },
                     )
-                if summarizer.uses_attention:
-                    # Drawn on request: the picture decodes the best title once more and its chart is
-                    # the slowest thing on the page, so it stays off the path from click to title.
-                    if st.toggle("Show where the model looked", key="show_attention"):
-                        if "explanation" not in result:
-                            result["explanation"] = summarizer.explain(result["text"], **result["settings"])
-                        show_attention(result["explanation"])
-                else:
-                    st.caption("This model has no attention, so there is no picture of where it looked.")
-                with st.expander("What the model saw"):
-                    tokens = summarizer.inspect(result["body"])
-                    st.markdown(
-                        f"{seen_tokens_summary(tokens)} Bodies are cleaned first: lowercased, numbers become `xxnum`, "
-                        "code blocks become `xxcode`, links keep their domain."
-                    )
-                    st.html(seen_tokens_html(tokens))
-                    st.caption(
-                        "Grey: read by the model. Orange: not in the vocabulary, read as one 'rare word' id. "
-                        f"Struck through: after the first {config.body_length} tokens, never read."
-                    )
+        # Below both columns, so the heatmap has the page's width: one labelled column per body token.
+        if result:
+            if summarizer.uses_attention:
+                # Drawn on request: the picture decodes the best title once more and its chart is
+                # the slowest thing on the page, so it stays off the path from click to title.
+                if st.toggle("Show where the model looked", key="show_attention"):
+                    if "explanation" not in result:
+                        result["explanation"] = summarizer.explain(result["text"], **result["settings"])
+                    show_attention(result["explanation"])
+            else:
+                st.caption("This model has no attention, so there is no picture of where it looked.")
+            with st.expander("What the model saw"):
+                tokens = summarizer.inspect(result["body"])
+                st.markdown(
+                    f"{seen_tokens_summary(tokens)} Bodies are cleaned first: lowercased, numbers become `xxnum`, "
+                    "code blocks become `xxcode`, links keep their domain."
+                )
+                st.html(seen_tokens_html(tokens))
+                st.caption(
+                    "Grey: read by the model. Orange: not in the vocabulary, read as one 'rare word' id. "
+                    f"Struck through: after the first {config.body_length} tokens, never read."
+                )
 
 
 with one_issue:

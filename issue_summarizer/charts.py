@@ -158,52 +158,100 @@ def similarity_map_chart(
     return (scatter + star).properties(height=560)
 
 
+ATTENTION_TOKENS = 70  # Body tokens drawn at most: more columns than this are too narrow to label.
+COPIED_MARK = " ★"
+ATTENTION_RANGE = ["#f4f8fc", "#08306b"]  # Near white for no attention, so the peaks stand out.
+# The other title words keep a grey that reads on Streamlit's light and dark themes alike.
+LABEL_GREY = "#83858c"
+
+
 def attention_frame(
-    body_tokens: list[str], title_words: list[str], attention: np.ndarray, copied: list[bool]
+    body_tokens: list[str],
+    title_words: list[str],
+    attention: np.ndarray,
+    copied: list[bool],
+    max_tokens: int = ATTENTION_TOKENS,
 ) -> pd.DataFrame:
     """Long-form attention weights: one row per (title word, body token) pair.
 
     The attention matrix has one more row than the title has words (the step that wrote the end
-    marker); that row is left out. Copied title words are starred, so the chart's labels show them.
+    marker); that row is left out, and so are body tokens after the first `max_tokens`. Title
+    words are numbered and body tokens prefixed with their position, so repeated words stay
+    apart; copied title words are starred, so the chart's labels show them.
     """
     rows = []
     for title_position, word in enumerate(title_words):
-        label = f"{title_position + 1}. {word}" + (" ★" if copied[title_position] else "")
-        for body_position, token in enumerate(body_tokens):
+        label = f"{title_position + 1}. {word}" + (COPIED_MARK if copied[title_position] else "")
+        for body_position, token in enumerate(body_tokens[:max_tokens]):
             rows.append(
                 {
                     "title word": label,
                     "title position": title_position,
-                    "body token": f"{body_position + 1:02d} {token}",
+                    "word": word,
+                    "body token": f"{body_position + 1} {token}",
+                    "body position": body_position,
                     "token": token,
                     "weight": float(attention[title_position, body_position]),
                     "copied": bool(copied[title_position]),
                 }
             )
-    return pd.DataFrame(rows)
+    columns = ["title word", "title position", "word", "body token", "body position", "token", "weight", "copied"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def attention_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Title words (rows) × body tokens (columns), coloured by attention weight."""
+    """Title words (rows) × body tokens (columns), coloured by attention weight.
+
+    Every body token is labelled (the labels are rotated and drop their position prefix), and
+    copied title words are labelled in bold red with a star.
+    """
     title_order = frame.drop_duplicates("title word").sort_values("title position")["title word"].tolist()
-    body_order = sorted(frame["body token"].unique())
+    body_order = frame.drop_duplicates("body token").sort_values("body position")["body token"].tolist()
+    copied_label = f"indexof(datum.value, '{COPIED_MARK.strip()}') >= 0"
     return (
         alt.Chart(frame)
-        .mark_rect()
+        .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=alt.X(
                 "body token:N",
                 sort=body_order,
-                title="body tokens the model read",
-                axis=alt.Axis(labelAngle=-60, labelExpr="slice(datum.value, 3)"),
+                title=f"body tokens the model read (at most the first {ATTENTION_TOKENS})",
+                axis=alt.Axis(
+                    labelAngle=-60,
+                    labelAlign="right",
+                    labelOverlap=False,
+                    labelFontSize=11,
+                    labelLimit=110,
+                    labelExpr="slice(datum.value, indexof(datum.value, ' ') + 1)",
+                    ticks=False,
+                ),
             ),
-            y=alt.Y("title word:N", sort=title_order, title="title words (★ copied from the body)"),
-            color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues"), title="attention"),
+            y=alt.Y(
+                "title word:N",
+                sort=title_order,
+                title=None,
+                axis=alt.Axis(
+                    labelFontSize=12,
+                    labelLimit=220,
+                    labelOverlap=False,
+                    ticks=False,
+                    labelColor=alt.condition(copied_label, alt.value(HIGHLIGHT_COLOUR), alt.value(LABEL_GREY)),
+                    labelFontWeight=alt.condition(copied_label, alt.value("bold"), alt.value("normal")),
+                ),
+            ),
+            color=alt.Color(
+                "weight:Q",
+                scale=alt.Scale(range=ATTENTION_RANGE, domain=[0, 1], type="sqrt"),
+                legend=alt.Legend(title="attention", orient="right", gradientLength=120, format=".1f"),
+            ),
             tooltip=[
-                alt.Tooltip("title word:N"),
+                alt.Tooltip("word:N", title="title word"),
                 alt.Tooltip("token:N", title="body token"),
-                alt.Tooltip("weight:Q", format=".3f"),
+                alt.Tooltip("body position:O", title="body position"),
+                alt.Tooltip("weight:Q", title="attention", format=".3f"),
+                alt.Tooltip("copied:N", title="copied from the body"),
             ],
         )
-        .properties(height=alt.Step(22))
+        .properties(height=alt.Step(24))
+        .configure_view(strokeWidth=0)
     )

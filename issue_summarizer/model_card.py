@@ -25,6 +25,7 @@ METRIC_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "
 # The settings a reader of the card cares about, with what each one means.
 CONFIGURATION_ROWS = {
     "name": "Named configuration",
+    "architecture": "seed: plain GRU encoder-decoder; attention: adds attention and copying",
     "body_vocab_size": "Body vocabulary (ids, padding and rare word included)",
     "title_vocab_size": "Title vocabulary",
     "body_length": "Body tokens read (padded before, truncated after)",
@@ -36,6 +37,10 @@ CONFIGURATION_ROWS = {
     "epochs": "Maximum epochs",
     "patience": "Early-stopping patience (epochs)",
     "seed": "Random seed",
+    "beam_width": "Default beam width (1 is greedy), tuned on validation data",
+    "length_penalty": "Default length penalty for beam search",
+    "no_repeat_ngram_size": "Default n-gram size that may not repeat (0: off)",
+    "min_title_length": "Default minimum title words",
 }
 
 
@@ -99,7 +104,11 @@ def configuration_table(config: SummarizerConfig) -> pd.DataFrame:
 
 
 def metrics_table(metrics: dict) -> pd.DataFrame:
-    """Model and lead-baseline scores side by side, one row per system."""
+    """Model and lead-baseline scores side by side, one row per system.
+
+    Newer `metrics.json` files also give the model's copy rate (the share of titles with a word
+    from outside the title vocabulary); the column is there only when some row has it.
+    """
     systems = {"model": "Model", f"lead_{LEAD_WORDS}": f"First {LEAD_WORDS} body words"}
     rows = []
     for key, label in systems.items():
@@ -108,9 +117,31 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
             continue
         row = {"system": label}
         row.update({title: values.get(name) for name, title in METRIC_NAMES.items()})
+        row["copy rate"] = values.get("copy_rate")
         row["rows"] = values.get("rows")
         rows.append(row)
-    return pd.DataFrame(rows, columns=["system", *METRIC_NAMES.values(), "rows"])
+    table = pd.DataFrame(rows, columns=["system", *METRIC_NAMES.values(), "copy rate", "rows"])
+    return table if table["copy rate"].notna().any() else table.drop(columns="copy rate")
+
+
+def decoding_description(metrics: dict) -> str:
+    """How the scored titles were decoded, from a `metrics.json` of either shape.
+
+    Newer files hold a `decoding` dict (beam width, length penalty, n-gram blocking, minimum
+    length); older ones only a top-level `beam_width`.
+    """
+    decoding = metrics.get("decoding")
+    if not isinstance(decoding, dict):
+        decoding = {"beam_width": metrics.get("beam_width", 1)}
+    beam_width = int(decoding.get("beam_width") or 1)
+    parts = ["greedy decoding" if beam_width <= 1 else f"beam width {beam_width}"]
+    if beam_width > 1 and decoding.get("length_penalty") not in (None, 1.0):
+        parts.append(f"length penalty {decoding['length_penalty']:g}")
+    if decoding.get("no_repeat_ngram_size"):
+        parts.append(f"no repeated {decoding['no_repeat_ngram_size']}-grams")
+    if decoding.get("min_length"):
+        parts.append(f"at least {decoding['min_length']} words")
+    return ", ".join(parts)
 
 
 QUALITY_FILE = "quality.json"
@@ -127,8 +158,12 @@ QUALITY_COLUMNS = {
 
 def quality_table(quality: dict) -> pd.DataFrame:
     """`bench/quality.py`'s comparison (lead baseline, seed, default model) as one row per system."""
+    # The labels may quote paths in Markdown backticks, which a table would show as they are.
     rows = [
-        {"titles": row.get("titles", "?"), **{title: row.get(name) for name, title in QUALITY_COLUMNS.items()}}
+        {
+            "titles": str(row.get("titles", "?")).replace("`", ""),
+            **{title: row.get(name) for name, title in QUALITY_COLUMNS.items()},
+        }
         for row in quality.get("rows", [])
         if isinstance(row, dict)
     ]

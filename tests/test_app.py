@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -122,6 +123,8 @@ def test_summarize_round_trip(monkeypatch, bare_model):
     assert_clean(app, "beam search")
     alternatives = app.dataframe[0].value
     assert 1 <= len(alternatives) <= 3 and list(alternatives.columns[:3]) == ["rank", "title", "score"]
+    # The seed model has no attention: a caption says so instead of offering a heatmap.
+    assert "no attention" in texts(app.caption) and not app.toggle
     # Empty text is refused with a message, not a traceback.
     app.text_area(key="issue_body").set_value("   ").run()
     app.button(key="generate").click().run()
@@ -142,25 +145,43 @@ def test_summarize_draws_the_attention_heatmap_for_an_attention_model(monkeypatc
     assert_clean(app, "attention heatmap")
     charts = app.get("vega_lite_chart")
     assert charts, "no attention heatmap"
+    spec = json.loads(charts[0].proto.spec)
+    assert spec["mark"]["type"] == "rect" and spec["encoding"]["x"]["field"] == "body token"
+    rows = spec["encoding"]["y"]["sort"]  # The title words, the copied one starred.
+    assert any("func12345" in row and row.endswith("★") for row in rows)
     assert "Copied from the body" in texts(app.caption) and "func12345" in texts(app.caption)
 
 
-def test_overview_shows_the_quality_comparison(monkeypatch, bare_model, tmp_path):
-    import json
-
+def test_overview_shows_old_metrics_then_the_quality_comparison(monkeypatch, bare_model, tmp_path):
     directory = tmp_path / "model"
     shutil.copytree(bare_model, directory)
+    # An older metrics.json: a top-level beam width, no copy rate.
+    old_metrics = {
+        "model": {"rouge1": 0.3, "rouge2": 0.1, "rougeL": 0.28, "bleu": 5.5, "rows": 10},
+        "lead_12": {"rouge1": 0.2, "rouge2": 0.08, "rougeL": 0.18, "bleu": 7.0, "rows": 10},
+        "beam_width": 3,
+        "split": "test",
+    }
+    (directory / "metrics.json").write_text(json.dumps(old_metrics))
+    app = start_app(monkeypatch, directory, "")
+    assert_clean(app, "overview with old metrics")
+    tables = [frame.value for frame in app.dataframe]
+    assert any("system" in table.columns and "copy rate" not in table.columns for table in tables)
+    assert "beam width 3" in texts(app.caption)
+
     quality = {
-        "command": "python bench/quality.py",
+        "command": "python bench/quality.py --model model",
         "test_rows": 10,
         "test_repositories": 2,
         "rows": [{"titles": "lead-12", "rougeL": 0.18}, {"titles": "tiny", "rougeL": 0.3, "copy_rate": 0.5}],
     }
     (directory / "quality.json").write_text(json.dumps(quality))
-    app = start_app(monkeypatch, directory, "")
+    app.run()
     assert_clean(app, "overview with quality")
     tables = [frame.value for frame in app.dataframe]
     assert any("titles" in table.columns and table["titles"].tolist() == ["lead-12", "tiny"] for table in tables)
+    assert not any("system" in table.columns for table in tables)  # The comparison replaces the old table.
+    assert "python bench/quality.py --model model" in texts(app.caption)
 
 
 def test_batch_upload_round_trip_and_a_bad_upload(monkeypatch, bare_model):

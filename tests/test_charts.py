@@ -59,4 +59,34 @@ def test_attention_frame_and_heatmap():
     assert len(frame) == 4 and frame["weight"].tolist() == [0.7, 0.3, 0.1, 0.9]
     assert frame["title word"].iloc[0].endswith("★") and not frame["title word"].iloc[2].endswith("★")
     spec = attention_heatmap_chart(frame).to_dict()
-    assert spec["mark"]["type"] == "rect" and spec["encoding"]["color"]["field"] == "weight"
+    encoding = spec["encoding"]
+    assert spec["mark"]["type"] == "rect" and encoding["color"]["field"] == "weight"
+    assert encoding["x"]["field"] == "body token" and encoding["y"]["field"] == "title word"
+    assert encoding["y"]["sort"] == ["1. foo_bar() ★", "2. fails"]
+    # Every body token is labelled, rotated, without its position prefix.
+    axis = encoding["x"]["axis"]
+    assert axis["labelOverlap"] is False and axis["labelAngle"] != 0 and "slice" in axis["labelExpr"]
+    # Copied title words are labelled in another colour and in bold.
+    y_axis = encoding["y"]["axis"]
+    assert (
+        "★" in y_axis["labelColor"]["condition"]["test"] and y_axis["labelFontWeight"]["condition"]["value"] == "bold"
+    )
+    titles = {item.get("title", item["field"]) for item in encoding["tooltip"]}
+    assert {"title word", "body token", "attention"} <= titles
+
+
+def test_attention_frame_draws_at_most_the_first_tokens_in_order():
+    import numpy as np
+
+    from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart
+
+    tokens = [f"t{index}" for index in range(120)]
+    tokens[5] = tokens[6] = "the"  # Repeated tokens stay separate columns.
+    weights = np.full((3, 120), 1 / 120)
+    frame = attention_frame(tokens, ["a", "b"], weights, [False, False])
+    assert frame["body position"].max() == ATTENTION_TOKENS - 1 == 69
+    assert frame["body token"].nunique() == ATTENTION_TOKENS and not frame["copied"].any()
+    order = attention_heatmap_chart(frame).to_dict()["encoding"]["x"]["sort"]
+    assert order[:3] == ["1 t0", "2 t1", "3 t2"] and order[9:11] == ["10 t9", "11 t10"]
+    assert order[5:7] == ["6 the", "7 the"]
+    assert attention_frame(tokens, [], np.zeros((1, 120)), []).empty

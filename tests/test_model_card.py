@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
@@ -88,3 +89,66 @@ def test_quality_table_has_one_row_per_system():
     assert table["titles"].tolist() == ["lead-12", "attention"]
     assert table["ROUGE-L"].tolist() == [0.18, 0.22] and "copy rate" in table.columns
     assert quality_table({}).empty
+
+
+def test_metrics_table_and_decoding_read_old_and_new_metrics():
+    from issue_summarizer.model_card import decoding_description
+
+    # Old shape: a top-level beam width and no copy rate.
+    assert "copy rate" not in metrics_table(METRICS).columns
+    assert decoding_description(METRICS) == "greedy decoding"
+    assert decoding_description({"beam_width": 5}) == "beam width 5"
+    assert decoding_description({}) == "greedy decoding"
+    # New shape: the model's copy rate and a `decoding` dict.
+    new = {
+        "model": {**METRICS["model"], "copy_rate": 0.55},
+        "lead_12": METRICS["lead_12"],
+        "decoding": {"beam_width": 4, "length_penalty": 1.4, "no_repeat_ngram_size": 2, "min_length": 0},
+    }
+    table = metrics_table(new)
+    assert table["copy rate"].tolist()[0] == 0.55 and pd.isna(table["copy rate"].tolist()[1])
+    assert list(table.columns) == ["system", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "copy rate", "rows"]
+    assert decoding_description(new) == "beam width 4, length penalty 1.4, no repeated 2-grams"
+    greedy = {"decoding": {"beam_width": 1, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "min_length": 3}}
+    assert decoding_description(greedy) == "greedy decoding, at least 3 words"
+
+
+def test_quality_file_is_read_and_its_labels_lose_markdown(model_directory):
+    from issue_summarizer.model_card import QUALITY_FILE, quality_table
+
+    assert read_model_card(model_directory).quality is None
+    quality = {
+        "command": "python bench/quality.py",
+        "test_rows": 20,
+        "test_repositories": 2,
+        "rows": [
+            {"titles": "lead-12", "rougeL": 0.18, "empty_share": 0.0, "repeat_share": 0.05},
+            {"titles": "seed (seed, greedy)", "rougeL": 0.1, "copy_rate": None},
+            {"titles": "attention (`model/`, beam 4)", "rougeL": 0.22, "copy_rate": 0.55},
+            "not a row",
+        ],
+    }
+    (model_directory / QUALITY_FILE).write_text(json.dumps(quality))
+    card = read_model_card(model_directory)
+    assert card.quality == quality
+    table = quality_table(card.quality)
+    assert table["titles"].tolist() == ["lead-12", "seed (seed, greedy)", "attention (model/, beam 4)"]
+    assert list(table.columns) == [
+        "titles",
+        "ROUGE-1",
+        "ROUGE-2",
+        "ROUGE-L",
+        "BLEU",
+        "copy rate",
+        "empty",
+        "repeats a word 3×",
+    ]
+    assert table["copy rate"].tolist()[2] == 0.55 and pd.isna(table.loc[0, "copy rate"])
+    assert table.loc[0, "repeats a word 3×"] == 0.05
+
+
+def test_configuration_table_names_the_architecture_and_tuned_decoding():
+    config = CONFIGURATIONS["tiny-attention"].updated(beam_width=4, length_penalty=1.4)
+    values = configuration_table(config).set_index("setting")["value"]
+    assert values["architecture"] == "attention" and values["beam_width"] == "4"
+    assert values["length_penalty"] == "1.4"
