@@ -44,6 +44,10 @@ class DecodingOptions:
             raise ValueError("num_alternatives must be between 1 and beam_width")
 
 
+# The settings `python -m issue_summarizer tune` chooses and metrics files record.
+TUNED_SETTINGS = ("beam_width", "length_penalty", "no_repeat_ngram_size", "min_length")
+
+
 @dataclass
 class Hypothesis:
     ids: list[int]

@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from issue_summarizer.data_loading import load_issues, parse_column_mapping
-from issue_summarizer.decoding import DecodingOptions
+from issue_summarizer.decoding import TUNED_SETTINGS, DecodingOptions
 from issue_summarizer.evaluation import rouge_rows, select_rows
 from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.summarizer import Summarizer
@@ -28,7 +28,6 @@ BEAM_WIDTHS = (1, 4, 8)
 LENGTH_PENALTIES = (0.6, 1.0, 1.4)
 NGRAM_BLOCKS = (0, 2)
 MIN_LENGTHS = (0, 4)
-_TUNED = ("beam_width", "length_penalty", "no_repeat_ngram_size", "min_length")
 
 
 def candidate_options(max_length: int) -> list[DecodingOptions]:
@@ -76,7 +75,7 @@ def tune_command(args) -> None:
     candidates = candidate_options(summarizer.config.title_length - 1)
     for options in tqdm(candidates, desc="decoding settings"):
         score = score_options(summarizer, bodies, references, options)
-        results.append({**{name: getattr(options, name) for name in _TUNED}, "rougeL": round(score, 4)})
+        results.append({**{name: getattr(options, name) for name in TUNED_SETTINGS}, "rougeL": round(score, 4)})
     results.sort(key=lambda row: -row["rougeL"])
     best = results[0]
     config = replace(

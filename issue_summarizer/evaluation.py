@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
+from issue_summarizer.decoding import TUNED_SETTINGS
 from issue_summarizer.splitting import RepositorySplit, split_indices
 from issue_summarizer.summarizer import Summarizer
 from issue_summarizer.tokenization import clean_and_tokenize
@@ -129,10 +130,7 @@ def evaluate_frame(
     metrics = {
         "model": model_metrics,
         f"lead_{LEAD_WORDS}": lead_metrics,
-        "decoding": {
-            name: getattr(options, name)
-            for name in ("beam_width", "length_penalty", "no_repeat_ngram_size", "min_length")
-        },
+        "decoding": {name: getattr(options, name) for name in TUNED_SETTINGS},
     }
     return metrics, table
 

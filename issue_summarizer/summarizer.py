@@ -182,9 +182,8 @@ class Summarizer:
         vocabulary_size = len(self.title_vocabulary)
 
         def step(previous_ids: np.ndarray, step_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            count = len(previous_ids)
             probabilities, new_state, _ = self._step(
-                to_decoder_input(previous_ids, vocabulary_size), step_state, *(array[:count] for array in memory)
+                to_decoder_input(previous_ids, vocabulary_size), step_state, *memory
             )
             return probabilities, new_state
 
