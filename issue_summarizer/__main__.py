@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", default="seed", help="named configuration (seed, tiny)")
     train.add_argument("--epochs", type=int, help="override the configuration's epochs")
     train.add_argument("--batch-size", type=int, help="override the configuration's batch size")
+    train.add_argument(
+        "--precision", choices=["float32", "mixed_bfloat16"], help="override the configuration's precision"
+    )
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     train.add_argument(
         "--extra-data",

@@ -12,12 +12,17 @@ to their domain) and add the markdown handling that GitHub issues need:
   names, so only the backticks go.
 * HTML comments (where issue templates hide their instructions) are dropped, HTML tags are
   removed while their text stays, and markdown links keep their text and images are dropped.
+  Only the names of real HTML elements count as tags, so that generics such as
+  ``Vec<String>`` survive, and entities such as ``&gt;`` become the character they stand for.
+* Brackets attached to a word are split off (``error[E0382]`` becomes ``error [ e0382 ]``),
+  so that the identifier inside is a token of its own that a title can copy.
 * Lines of issue templates such as ``**Describe the bug**`` or ``### Steps to reproduce``
   are removed, so that boilerplate does not take the place of content.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -38,6 +43,11 @@ class CleaningOptions:
     strip_html: bool = True
     strip_markdown: bool = True
     strip_templates: bool = True
+    # Three rules added after the first shipped models; their config files set them to false
+    # so that those models keep cleaning text exactly as they were trained.
+    unescape_entities: bool = True
+    html_element_names_only: bool = True
+    split_brackets: bool = True
 
     def __post_init__(self) -> None:
         if self.code_blocks not in CODE_BLOCK_MODES:
@@ -109,6 +119,16 @@ _TEMPLATE_MAX_WORDS = 12
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>\n]{0,200}>")
+# The elements that issue bodies actually use. Anything else between angle brackets, such as
+# "<String>" or "<T>", is far more often a type parameter than markup.
+HTML_ELEMENTS = (
+    "a abbr b blockquote br center code dd del details div dl dt em font h1 h2 h3 h4 h5 h6 hr i img "
+    "input ins kbd li ol p picture pre s samp small source span strike strong sub summary sup table "
+    "tbody td th thead tr tt u ul video"
+).split()
+_HTML_ELEMENT_TAG = re.compile(r"</?(?:" + "|".join(HTML_ELEMENTS) + r")(?![\w-])[^<>\n]{0,200}>", re.IGNORECASE)
+# A bracket touching a word character, unless it is part of an arrow such as "->" or "=>".
+_ATTACHED_BRACKET = re.compile(r"(?<=\w)[\[\]<>{}]|(?<![-=<>])[\[\]<>{}](?=\w)")
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
 _INLINE_CODE = re.compile(r"`+([^`\n]*)`+")
@@ -175,7 +195,10 @@ def clean_text(text: str, options: CleaningOptions = CleaningOptions()) -> str:
         text = _FENCE.sub(lambda match: _replace_code_block(match, options.code_blocks), text)
     if options.strip_html and "<" in text:
         text = _HTML_COMMENT.sub(" ", text)
-        text = _HTML_TAG.sub(" ", text)
+        text = (_HTML_ELEMENT_TAG if options.html_element_names_only else _HTML_TAG).sub(" ", text)
+    # Entities are decoded only after tags are gone, so that "&lt;div&gt;" stays visible text.
+    if options.unescape_entities and "&" in text:
+        text = html.unescape(text)
     if options.strip_templates:
         text = _strip_template_lines(text)
     if options.strip_markdown:
@@ -195,6 +218,8 @@ def clean_text(text: str, options: CleaningOptions = CleaningOptions()) -> str:
     if options.urls_to_domain and ("://" in text or "www." in text):
         text = _URL.sub(r" \1 ", text)
         text = _WWW.sub(r" \1 ", text)
+    if options.split_brackets:
+        text = _ATTACHED_BRACKET.sub(r" \g<0> ", text)
     if options.replace_numbers:
         text = _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
     text = _PUNCT_RUN.sub(r"\1", text)

@@ -14,6 +14,7 @@ from issue_summarizer.cleaning import CleaningOptions
 
 CONFIG_FILE = "config.json"
 ARCHITECTURES = ("seed", "attention")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class SummarizerConfig:
     epochs: int = 4
     patience: int = 1
     seed: int = 0
+    # "mixed_bfloat16" computes in bfloat16 while keeping float32 weights (CPUs with AVX512_BF16
+    # or AMX run it natively). Only training uses it: the saved model always runs in float32.
+    precision: str = "float32"
     # Split by repository.
     validation_share: float = 0.05
     test_share: float = 0.08
@@ -67,6 +71,8 @@ class SummarizerConfig:
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in (
             "body_vocab_size",
             "title_vocab_size",

@@ -16,6 +16,8 @@ the body once, and a decoder that advances a whole batch of titles by one token.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -23,6 +25,17 @@ import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from issue_summarizer.config import SummarizerConfig  # noqa: E402
+
+
+@contextmanager
+def precision_policy(name: str) -> Iterator[None]:
+    """Build and run models under Keras' global dtype policy `name`, then restore the previous one."""
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def build_training_model(config: SummarizerConfig, compile: bool = True) -> keras.Model:
@@ -56,16 +69,22 @@ def build_seed_model(config: SummarizerConfig, compile: bool = True) -> keras.Mo
         title_vectors, initial_state=encoder_state
     )
     decoder_outputs = layers.BatchNormalization(name="decoder_norm")(decoder_outputs)
-    probabilities = layers.Dense(config.title_vocab_size, activation="softmax", name="title_probabilities")(
-        decoder_outputs
-    )
+    # The softmax stays in float32 under mixed precision, so that the loss is computed accurately.
+    probabilities = layers.Dense(
+        config.title_vocab_size, activation="softmax", name="title_probabilities", dtype="float32"
+    )(decoder_outputs)
     model = keras.Model([body_ids, title_ids], probabilities, name=f"{config.name}_seq2seq")
     return _compile(model, config) if compile else model
 
 
 def save_for_inference(model: keras.Model, config: SummarizerConfig, path) -> None:
-    """Save the weights without the optimizer's state, which would triple the file's size."""
-    inference = build_training_model(config, compile=False)
+    """Save the weights without the optimizer's state, which would triple the file's size.
+
+    The saved model always computes in float32, whatever precision it was trained in: mixed
+    precision keeps float32 weights, so they copy over unchanged.
+    """
+    with precision_policy("float32"):
+        inference = build_training_model(config, compile=False)
     inference.set_weights(model.get_weights())
     inference.save(path)
 

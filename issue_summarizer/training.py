@@ -54,6 +54,19 @@ def split_inputs(arrays: dict[str, np.ndarray], name: str, config: SummarizerCon
     )
 
 
+def training_dataset(
+    inputs: list[np.ndarray], targets: np.ndarray, weights: np.ndarray, batch_size: int, shuffle_seed: int | None
+):
+    """A `tf.data` pipeline of batches: reshuffled every epoch when `shuffle_seed` is given, and
+    prefetched, so that preparing the next batch overlaps with training on this one."""
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((tuple(inputs), targets, weights))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(targets), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 @dataclass
 class TrainingResult:
     history: dict[str, list[float]]
@@ -92,7 +105,7 @@ def train_model(
     """Fit a model on prepared arrays and return it with a `TrainingResult`."""
     import keras
 
-    from issue_summarizer.model import build_training_model
+    from issue_summarizer.model import build_training_model, precision_policy
 
     directory = Path(directory)
     checkpoints = directory / CHECKPOINT_DIRECTORY
@@ -100,29 +113,27 @@ def train_model(
     keras.utils.set_random_seed(config.seed)
     initial_epoch, history = 0, {}
     state_file = checkpoints / CHECKPOINT_STATE
-    if resume and state_file.is_file() and (checkpoints / CHECKPOINT_MODEL).is_file():
-        state = json.loads(state_file.read_text())
-        initial_epoch, history = state["epoch"], state["history"]
-        model = keras.saving.load_model(checkpoints / CHECKPOINT_MODEL)
-        print(f"resuming from epoch {initial_epoch}")
-    else:
-        model = build_training_model(config)
     inputs, targets, weights = split_inputs(arrays, "train", config)
     validation = split_inputs(arrays, "validation", config)
-    started = time.perf_counter()
-    if initial_epoch < config.epochs:
-        model.fit(
-            inputs,
-            targets,
-            sample_weight=weights,
-            validation_data=validation,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            shuffle=True,
-            callbacks=_make_callbacks(directory, config, initial_epoch, history),
-            verbose=verbose,
-        )
+    with precision_policy(config.precision):
+        if resume and state_file.is_file() and (checkpoints / CHECKPOINT_MODEL).is_file():
+            state = json.loads(state_file.read_text())
+            initial_epoch, history = state["epoch"], state["history"]
+            model = keras.saving.load_model(checkpoints / CHECKPOINT_MODEL)
+            print(f"resuming from epoch {initial_epoch}")
+        else:
+            model = build_training_model(config)
+        started = time.perf_counter()
+        if initial_epoch < config.epochs:
+            model.fit(
+                training_dataset(inputs, targets, weights, config.batch_size, shuffle_seed=config.seed + initial_epoch),
+                validation_data=training_dataset(*validation, config.batch_size, shuffle_seed=None),
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                shuffle=False,  # The dataset reshuffles itself every epoch.
+                callbacks=_make_callbacks(directory, config, initial_epoch, history),
+                verbose=verbose,
+            )
     seconds = time.perf_counter() - started
     epochs_run = len(history.get("loss", [])) - initial_epoch
     samples = epochs_run * len(targets)
@@ -133,7 +144,7 @@ def _config_from_args(args) -> SummarizerConfig:
     if args.config not in CONFIGURATIONS:
         raise ValueError(f"unknown configuration {args.config!r}; choose one of {', '.join(CONFIGURATIONS)}")
     config = CONFIGURATIONS[args.config]
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size}
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "precision": args.precision}
     config = config.updated(**{key: value for key, value in overrides.items() if value is not None})
     if args.max_rows_per_repository is not None:
         config = config.updated(max_rows_per_train_repository=args.max_rows_per_repository or None)

@@ -1,6 +1,7 @@
 import pytest
 
 from issue_summarizer.cleaning import CODE_TOKEN, EMAIL_TOKEN, NUMBER_TOKEN, CleaningOptions, clean_text
+from issue_summarizer.tokenization import tokenize
 
 
 def test_lowercases_and_normalises_whitespace():
@@ -82,3 +83,32 @@ def test_megabyte_body_is_cleaned():
 def test_rejects_non_strings():
     with pytest.raises(TypeError):
         clean_text(None)
+
+
+def test_html_entities_become_characters_after_tags_are_gone():
+    assert clean_text("if a &gt; b &amp; c &lt;= d") == "if a > b & c <= d"
+    # An escaped tag is text the author meant to show, so it survives as text.
+    assert clean_text("the &lt;div&gt; is empty") == "the < div > is empty"
+
+
+def test_generics_are_not_mistaken_for_html_tags():
+    cleaned = clean_text("Vec<String> and Option<T> break <b>here</b><br/>")
+    assert cleaned == "vec < string > and option < t > break here"
+
+
+def test_brackets_are_split_off_identifiers_but_arrows_stay():
+    assert tokenize(clean_text("error[E0382]: borrow of moved value")) == [
+        "error", "[", "e0382", "]", ":", "borrow", "of", "moved", "value",
+    ]  # fmt: skip
+    assert clean_text("a->b and x => y") == "a->b and x => y"
+
+
+def test_identifiers_survive_cleaning_and_tokenization():
+    tokens = tokenize(clean_text("foo_bar in FooBar.baz() since v1.2.3 raises ENOENT"))
+    for identifier in ("foo_bar", "foobar.baz", "v1.2.3", "enoent"):
+        assert identifier in tokens
+
+
+def test_new_rules_can_be_switched_off_for_models_trained_without_them():
+    legacy = CleaningOptions(unescape_entities=False, html_element_names_only=False, split_brackets=False)
+    assert clean_text("error[E0382] a &gt; b Vec<String>", legacy) == "error[e0382] a &gt; b vec"
