@@ -1,0 +1,134 @@
+"""What the comparison benchmarks share: a seeded sample of the by-repository split, training
+one arm with the library's own code, greedy titles for the sampled test rows, and a table.
+
+The split is the one `prepare` makes for a configuration (by repository, evaluation
+repositories capped at 300 rows), computed on the whole data file, so every sampled test row
+comes from a project that no arm saw.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.data_loading import LoadedData
+from issue_summarizer.evaluation import score_titles
+from issue_summarizer.prepare import SPLITS
+from issue_summarizer.splitting import RepositorySplit, split_indices, split_repositories
+from issue_summarizer.vocabulary import Vocabulary
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
+DECODING_BATCH = 256
+# The columns every arm fills in; each benchmark adds its own in front.
+SCORE_COLUMNS = (
+    ("train rows", "train_rows", ","),
+    ("epochs", "epochs_run", "d"),
+    ("train s", "seconds", ".0f"),
+    ("ROUGE-1", "rouge1", ".4f"),
+    ("ROUGE-2", "rouge2", ".4f"),
+    ("ROUGE-L", "rougeL", ".4f"),
+    ("BLEU", "bleu", ".2f"),
+    ("copied", "copied", ".1%"),
+    ("empty", "empty_share", ".1%"),
+)
+
+
+def repository_split(loaded: LoadedData, config: SummarizerConfig) -> RepositorySplit:
+    """The split `prepare` makes for `config` when it is given none."""
+    return split_repositories(
+        loaded.frame["repo"].tolist(),
+        validation_share=config.validation_share,
+        test_share=config.test_share,
+        seed=config.seed,
+        max_rows_per_eval_repository=config.max_rows_per_eval_repository,
+    )
+
+
+def sample_rows(
+    loaded: LoadedData, config: SummarizerConfig, train_rows: int, validation_rows: int, test_rows: int
+) -> tuple[LoadedData, RepositorySplit]:
+    """The sampled rows as their own `LoadedData`, and the repository split of the whole file.
+
+    The split is made as `prepare` makes it when it is given none. The sampled evaluation rows
+    come from the capped evaluation rows, as `evaluation.select_rows` gives them.
+    """
+    split = repository_split(loaded, config)
+    indices = split_indices(loaded.frame["repo"].tolist(), split)
+    wanted = {"train": train_rows, "validation": validation_rows, "test": test_rows}
+    rng = np.random.default_rng(config.seed)
+    chosen = []
+    for name in SPLITS:
+        available = len(indices[name])
+        if wanted[name] > available:
+            raise ValueError(f"the {name} split has {available:,} rows, fewer than the {wanted[name]:,} asked for")
+        chosen.append(rng.choice(indices[name], size=wanted[name], replace=False))
+    rows = np.sort(np.concatenate(chosen))
+    frame = loaded.frame.iloc[rows].reset_index(drop=True)
+    return LoadedData(frame, loaded.path, len(frame)), split
+
+
+def train_and_score(
+    arm: str,
+    arrays: dict[str, np.ndarray],
+    config: SummarizerConfig,
+    vocabularies: tuple[Vocabulary, Vocabulary],
+    test_tokens: list[list[str]],
+    references: list[str],
+    to_words: Callable[[list[str]], list[str]] = list,
+) -> dict:
+    """Train one arm with the library's training code, title the test rows greedily and score them.
+
+    `to_words` turns the decoded tokens of one title into the words that are scored.
+    """
+    from issue_summarizer.summarizer import Summarizer
+    from issue_summarizer.training import train_model
+
+    body_vocabulary, title_vocabulary = vocabularies
+    print(f"training {arm}: {len(arrays['train_titles']):,} rows, {config.epochs} epochs", flush=True)
+    with tempfile.TemporaryDirectory(prefix="comparison-arm-") as directory:
+        model, result = train_model(arrays, config, directory, verbose=2)
+    summarizer = Summarizer(model, config, body_vocabulary, title_vocabulary)
+    options = summarizer.decoding_options(1, None)
+    predictions, copied = [], []
+    for start in range(0, len(test_tokens), DECODING_BATCH):
+        batch = summarizer.prepare_batch(test_tokens[start : start + DECODING_BATCH])
+        for hypotheses, unknown in zip(summarizer.decode_batch(batch, options), batch.unknown_words, strict=True):
+            ids = hypotheses[0].ids
+            copied.append(any(token_id >= len(title_vocabulary) for token_id in ids))
+            predictions.append(" ".join(to_words(summarizer.title_words(ids, unknown))))
+    metrics, _ = score_titles(predictions, references)
+    body_known = body_vocabulary.coverage(test_tokens)
+    return {
+        "arm": arm,
+        "body_length": config.body_length,
+        "title_length": config.title_length,
+        "body_vocabulary": len(body_vocabulary),
+        "title_vocabulary": len(title_vocabulary),
+        "body_known": body_known,
+        "train_rows": len(arrays["train_titles"]),
+        "seconds": result.seconds,
+        "epochs_run": result.epochs_run,
+        "copied": float(np.mean(copied)) if copied else 0.0,
+        **metrics,
+    }
+
+
+def _cell(row: dict, column: str, form: str) -> str:
+    value = row.get(column)
+    return "–" if value is None else format(value, form)
+
+
+def table(rows: list[dict], columns: Sequence[tuple[str, str, str]]) -> str:
+    """A markdown table of `rows`: `columns` are (header, key, format) triples; a missing value prints as "–"."""
+    lines = [
+        "| " + " | ".join(header for header, _, _ in columns) + " |",
+        "|---" + "|---:" * (len(columns) - 1) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row, column, form) for _, column, form in columns) + " |")
+    return "\n".join(lines)
