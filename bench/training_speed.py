@@ -7,11 +7,15 @@ a warm-up batch, in these setups:
 
 * `numpy`: float32, batches sliced from NumPy arrays by `model.fit` (the first training path, the baseline);
 * `tf.data`: float32 through `training.training_dataset` (shuffle, batch, prefetch), what `train` uses now;
-* `bf16`: the same pipeline under Keras' `mixed_bfloat16` policy (this CPU has AVX512_BF16);
-* each of the last two again with batches of 256.
+* `bf16`: the same pipeline under Keras' `mixed_bfloat16` policy (native only on CPUs with
+  AVX512_BF16 or AMX; elsewhere bfloat16 is emulated);
+* `bucketed`: float32 through `training.bucketed_dataset` (`length_buckets=5`): batches of
+  bodies of similar length, each cut to its bucket's length, so the encoder skips padding;
+* `tf.data`, `bf16` and `bucketed` again with batches of 256.
 
-It also reports how much of the body input is padding, which bounds what length bucketing
-could save in the encoder.
+`bucketed` first runs one untimed pass over the same rows, so that every batch shape is
+traced before the timed pass, as in a real run, where tracing happens once. It also reports
+how much of the body input is padding, which bounds what bucketing can save in the encoder.
 """
 
 from __future__ import annotations
@@ -28,22 +32,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from issue_summarizer.config import CONFIGURATIONS  # noqa: E402
 from issue_summarizer.data_loading import load_issues  # noqa: E402
 from issue_summarizer.prepare import prepare  # noqa: E402
-from issue_summarizer.training import split_inputs, training_dataset  # noqa: E402
+from issue_summarizer.training import bucketed_dataset, split_inputs, training_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
+LENGTH_BUCKETS = 5
 # (name, input pipeline, precision, batch size)
 SETUPS = (
     ("numpy", "numpy", "float32", 128),
     ("tf.data", "tf.data", "float32", 128),
     ("bf16", "tf.data", "mixed_bfloat16", 128),
+    ("bucketed", "bucketed", "float32", 128),
     ("tf.data", "tf.data", "float32", 256),
     ("bf16", "tf.data", "mixed_bfloat16", 256),
+    ("bucketed", "bucketed", "float32", 256),
 )
 
 
 def measure(config, arrays, batches: int, pipeline: str) -> float:
-    """Samples per second over `batches` training batches, after one warm-up batch."""
+    """Samples per second over `batches` training batches, after a warm-up."""
     import keras
 
     from issue_summarizer.model import build_training_model, precision_policy
@@ -55,26 +62,37 @@ def measure(config, arrays, batches: int, pipeline: str) -> float:
         raise ValueError(f"{len(targets)} training rows are fewer than {count}; pass more --rows")
     inputs, targets, weights = [array[:count] for array in inputs], targets[:count], weights[:count]
     warm = config.batch_size
+    rest = [array[warm:] for array in inputs], targets[warm:], weights[warm:]
+    if pipeline == "bucketed":
+        config = config.updated(length_buckets=LENGTH_BUCKETS)
     with precision_policy(config.precision):
         model = build_training_model(config)
-        model.fit([array[:warm] for array in inputs], targets[:warm], sample_weight=weights[:warm], verbose=0)
-        if pipeline == "tf.data":
-            rest = training_dataset(
-                [array[warm:] for array in inputs], targets[warm:], weights[warm:], config.batch_size, shuffle_seed=0
-            )
+        if pipeline == "bucketed":
+            # An untimed pass over the same rows traces every batch shape.
+            model.fit(bucketed_dataset(*rest, config, shuffle_seed=0), verbose=0)
             started = time.perf_counter()
-            model.fit(rest, shuffle=False, verbose=0)
+            model.fit(bucketed_dataset(*rest, config, shuffle_seed=1), verbose=0)
         else:
+            model.fit([array[:warm] for array in inputs], targets[:warm], sample_weight=weights[:warm], verbose=0)
             started = time.perf_counter()
-            model.fit(
-                [array[warm:] for array in inputs],
-                targets[warm:],
-                sample_weight=weights[warm:],
-                batch_size=config.batch_size,
-                verbose=0,
-            )
+            if pipeline == "tf.data":
+                model.fit(training_dataset(*rest, config.batch_size, shuffle_seed=0), shuffle=False, verbose=0)
+            else:
+                model.fit(*rest[:2], sample_weight=rest[2], batch_size=config.batch_size, verbose=0)
         seconds = time.perf_counter() - started
     return config.batch_size * batches / seconds
+
+
+def cpu_description() -> str:
+    """The CPU's model name and whether it computes bfloat16 natively (Linux only)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    native = ", ".join(sorted(flags & {"avx512_bf16", "amx_bf16"}))
+    return f"{name}, {os.cpu_count()} cores, bfloat16 {f'native ({native})' if native else 'emulated'}"
 
 
 def main() -> None:
@@ -84,6 +102,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30)
     args = parser.parse_args()
     loaded = load_issues(args.data, limit=args.rows)
+    print(cpu_description())
     print(f"{'configuration':<12} {'setup':<8} {'batch':>5} {'samples/s':>10} {'vs numpy':>9}")
     for name in ("seed", "attention"):
         config = CONFIGURATIONS[name].updated(max_rows_per_train_repository=None)

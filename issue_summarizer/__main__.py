@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--precision", choices=["float32", "mixed_bfloat16"], help="override the configuration's precision"
     )
+    train.add_argument(
+        "--length-buckets",
+        type=int,
+        help="override the configuration's length bucketing (N similar-length batch shapes; 0 is off)",
+    )
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     train.add_argument(
         "--extra-data",

@@ -60,6 +60,10 @@ class SummarizerConfig:
     # "mixed_bfloat16" computes in bfloat16 while keeping float32 weights (CPUs with AVX512_BF16
     # or AMX run it natively). Only training uses it: the saved model always runs in float32.
     precision: str = "float32"
+    # Length bucketing: with N > 0, training batches hold bodies of similar length and are cut
+    # to the longest body in the batch, rounded up to one of N evenly spaced lengths, so the
+    # encoder skips most of the padding. 0 trains on full-length batches.
+    length_buckets: int = 0
     # Split by repository.
     validation_share: float = 0.05
     test_share: float = 0.08
@@ -73,6 +77,8 @@ class SummarizerConfig:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0 <= self.length_buckets <= self.body_length:
+            raise ValueError(f"length_buckets must be between 0 and body_length, got {self.length_buckets}")
         for name in (
             "body_vocab_size",
             "title_vocab_size",

@@ -10,6 +10,7 @@ no text), `history.json` and `training.json`. Encoded arrays and checkpoints go 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -65,6 +66,69 @@ def training_dataset(
     if shuffle_seed is not None:
         data = data.shuffle(len(targets), seed=shuffle_seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def bucket_lengths(bodies: np.ndarray, buckets: int) -> np.ndarray:
+    """Each padded body's length rounded up to one of `buckets` evenly spaced lengths.
+
+    Padding is id 0 and sits on one side only, so a body's length is its count of other ids.
+    """
+    full = bodies.shape[1]
+    width = -(-full // buckets)
+    lengths = np.maximum((bodies != 0).sum(axis=1), 1)
+    return np.minimum(-(-lengths // width) * width, full)
+
+
+def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Row indices in batches whose rows share one bucket length, rows and batches in random order."""
+    batches = []
+    for length in np.unique(lengths):
+        rows = rng.permutation(np.flatnonzero(lengths == length))
+        batches.extend(rows[start : start + batch_size] for start in range(0, len(rows), batch_size))
+    return [batches[index] for index in rng.permutation(len(batches))]
+
+
+def bucketed_dataset(
+    inputs: list[np.ndarray],
+    targets: np.ndarray,
+    weights: np.ndarray,
+    config: SummarizerConfig,
+    shuffle_seed: int,
+):
+    """Length-bucketed training batches, each cut to its bucket's length, reshuffled every epoch.
+
+    Only padding is cut: every body in a batch is at most the batch's length long, and the cut
+    is made on the padding side. The body-aligned inputs (body ids, and copy ids for attention
+    models) come first in `inputs`.
+    """
+    import tensorflow as tf
+
+    aligned = 2 if config.architecture == "attention" else 1
+    lengths = bucket_lengths(inputs[0], config.length_buckets)
+    epochs = itertools.count(shuffle_seed)
+
+    def batches():
+        # tf.data calls this once per epoch, so every epoch gets its own order.
+        for rows in bucketed_batches(lengths, config.batch_size, np.random.default_rng(next(epochs))):
+            length = int(lengths[rows[0]])
+            cut = slice(-length, None) if config.body_padding == "pre" else slice(0, length)
+            batch = tuple(array[rows][:, cut] if index < aligned else array[rows] for index, array in enumerate(inputs))
+            yield batch, targets[rows], weights[rows]
+
+    signature = (
+        tuple(tf.TensorSpec((None, None), array.dtype) for array in inputs),
+        tf.TensorSpec((None, targets.shape[1]), targets.dtype),
+        tf.TensorSpec((None, weights.shape[1]), weights.dtype),
+    )
+    count = sum(-(-int(n) // config.batch_size) for n in np.unique(lengths, return_counts=True)[1])
+    data = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return data.apply(tf.data.experimental.assert_cardinality(count)).prefetch(tf.data.AUTOTUNE)
+
+
+def _training_batches(inputs, targets, weights, config: SummarizerConfig, shuffle_seed: int):
+    if config.length_buckets:
+        return bucketed_dataset(inputs, targets, weights, config, shuffle_seed)
+    return training_dataset(inputs, targets, weights, config.batch_size, shuffle_seed)
 
 
 @dataclass
@@ -126,7 +190,7 @@ def train_model(
         started = time.perf_counter()
         if initial_epoch < config.epochs:
             model.fit(
-                training_dataset(inputs, targets, weights, config.batch_size, shuffle_seed=config.seed + initial_epoch),
+                _training_batches(inputs, targets, weights, config, shuffle_seed=config.seed + initial_epoch),
                 validation_data=training_dataset(*validation, config.batch_size, shuffle_seed=None),
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
@@ -144,7 +208,12 @@ def _config_from_args(args) -> SummarizerConfig:
     if args.config not in CONFIGURATIONS:
         raise ValueError(f"unknown configuration {args.config!r}; choose one of {', '.join(CONFIGURATIONS)}")
     config = CONFIGURATIONS[args.config]
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "precision": args.precision}
+    overrides = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "precision": args.precision,
+        "length_buckets": args.length_buckets,
+    }
     config = config.updated(**{key: value for key, value in overrides.items() if value is not None})
     if args.max_rows_per_repository is not None:
         config = config.updated(max_rows_per_train_repository=args.max_rows_per_repository or None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,11 @@ def chromium_available() -> None:
 def served_app(chromium_available, request, tmp_path_factory):
     shipped = REPO_ROOT / "model"
     if (shipped / "model.keras").is_file():
-        model, data = shipped, (SHARED_CORPUS if SHARED_CORPUS.is_file() else None)
+        # A copy, because evaluating on the Holdout page writes metrics and predictions into the
+        # model directory, and the shipped one must stay as committed.
+        model = tmp_path_factory.mktemp("browser_model") / "model"
+        shutil.copytree(shipped, model, ignore=shutil.ignore_patterns("checkpoints", "predictions_*"))
+        data = SHARED_CORPUS if SHARED_CORPUS.is_file() else None
     else:
         # Trained only when needed: the shipped model makes the screenshots meaningful.
         model = request.getfixturevalue("trained_tiny_model")

@@ -91,3 +91,59 @@ def test_mixed_bfloat16_training_writes_the_same_titles_as_float32(tmp_path, tra
     bfloat16_titles = [title for title, _ in bfloat16.summarize(bodies)]
     same = sum(left == right for left, right in zip(float32_titles, bfloat16_titles, strict=True))
     assert same >= 16, list(zip(float32_titles, bfloat16_titles, strict=True))
+
+
+def test_bucket_lengths_round_up_to_evenly_spaced_lengths():
+    from issue_summarizer.training import bucket_lengths
+
+    bodies = np.zeros((5, 10), dtype=np.int32)
+    for row, length in enumerate((0, 1, 4, 5, 10)):
+        bodies[row, 10 - length :] = 7
+    assert bucket_lengths(bodies, 2).tolist() == [5, 5, 5, 5, 10]
+    assert bucket_lengths(bodies, 3).tolist() == [4, 4, 4, 8, 10]
+    assert bucket_lengths(bodies, 10).tolist() == [1, 1, 4, 5, 10]
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_bucketed_batches_hold_every_row_once_and_cut_only_padding(padding):
+    from issue_summarizer.padding import pad_sequences
+    from issue_summarizer.training import bucketed_dataset
+
+    rng = np.random.default_rng(0)
+    config = CONFIGURATIONS["tiny-attention"].updated(length_buckets=3, batch_size=8, body_padding=padding)
+    documents = [list(rng.integers(4, 50, size=rng.integers(1, 45))) for _ in range(60)]
+    bodies = pad_sequences(documents, config.body_length, padding=padding, truncating="post")
+    copy_ids = bodies + 1000 * (bodies != 0)
+    decoder_input = np.arange(60 * 4, dtype=np.int32).reshape(60, 4)
+    targets, weights = decoder_input + 1, np.ones((60, 4), dtype=np.float32)
+    seen = []
+    for epoch in range(2):
+        order = []
+        dataset = bucketed_dataset([bodies, copy_ids, decoder_input], targets, weights, config, shuffle_seed=epoch)
+        for (batch_bodies, batch_copy_ids, batch_decoder), batch_targets, _ in dataset.as_numpy_iterator():
+            rows = batch_decoder[:, 0] // 4
+            assert len(rows) <= config.batch_size and batch_bodies.shape[1] in (10, 20, 30)
+            padded = pad_sequences([list(row[row != 0]) for row in batch_bodies], config.body_length, padding=padding)
+            assert (padded == bodies[rows]).all()
+            assert (batch_copy_ids == batch_bodies + 1000 * (batch_bodies != 0)).all()
+            assert (batch_targets == targets[rows]).all()
+            order.extend(rows.tolist())
+        assert sorted(order) == list(range(60))
+        seen.append(order)
+    assert seen[0] != seen[1]  # Every epoch reshuffles.
+
+
+def test_length_bucketed_training_learns_to_copy(tmp_path):
+    from issue_summarizer.__main__ import main
+    from issue_summarizer.summarizer import Summarizer
+    from tests.conftest import make_copy_rows, write_jsonl_gz
+
+    data = write_jsonl_gz(tmp_path / "copy.jsonl.gz", make_copy_rows())
+    argv = ["train", "--data", str(data), "--out", str(tmp_path / "bucketed"), "--config", "tiny-attention"]
+    assert main([*argv, "--length-buckets", "3", "--workers", "1"]) == 0
+    bucketed = Summarizer.load(tmp_path / "bucketed")
+    assert bucketed.config.length_buckets == 3
+    rows = make_copy_rows(count=20, seed=99)
+    titles = [title for title, _ in bucketed.summarize([row["body"] for row in rows])]
+    copied = sum(row["title"].split()[0] in title.split() for title, row in zip(titles, rows, strict=True))
+    assert copied >= 16, list(zip(titles, [row["title"] for row in rows], strict=True))
