@@ -14,14 +14,16 @@ rows:
   golang/go, rust-lang/rust and neovim/neovim are about half of the rows;
 * `github, capped`: as many rows drawn from the training rows left after the attention
   configuration's cap of 3,000 rows per repository, which is how `train` draws them;
+* `github, capped, more rows`: the capped rows plus `--extra-rows` more capped GitHub rows;
 * `capped + other_trackers`: the capped rows plus `--extra-rows` JIRA/YouTrack reports;
 * `capped + pull_requests`: the capped rows plus `--extra-rows` pull-request descriptions.
 
-The first two compare the mix of projects at an equal number of rows; the last two what adding
-another source does. Extra rows go through `prepare`'s `extra` path, as with `train
---extra-data`: they only add training rows. Everything else is held equal (configuration,
-epochs, seed, training code, greedy decoding). Each arm fits its own vocabularies on its own
-training rows, as `train` would. Nothing is written into the repository.
+The first two compare the mix of projects at an equal number of rows. The last three add as
+many rows each, from GitHub itself or from another source, so an extra source counts as
+helping only where it beats more GitHub rows as well as fewer rows. Extra rows go through
+`prepare`'s `extra` path, as with `train --extra-data`: they only add training rows.
+Everything else is held equal (configuration, epochs, seed, training code, greedy decoding).
+Each arm fits its own vocabularies on its own training rows, as `train` would. Nothing is written into the repository.
 """
 
 from __future__ import annotations
@@ -103,8 +105,10 @@ def main() -> None:
     )
     training = {
         "uncapped": draw(indices["train"], args.github_rows, rng, "the training split"),
-        "capped": draw(capped_pool, args.github_rows, rng, "the capped training split"),
+        # The capped arm's rows are a random part of these, so the more-rows arm only adds rows.
+        "capped, more": draw(capped_pool, args.github_rows + args.extra_rows, rng, "the capped training split"),
     }
+    training["capped"] = np.sort(rng.permutation(training["capped, more"])[: args.github_rows])
     extras = {
         name: subset(data, draw(np.arange(len(data.frame)), args.extra_rows, rng, str(path)))
         for name, path in (("other_trackers", args.trackers), ("pull_requests", args.pull_requests))
@@ -128,6 +132,7 @@ def main() -> None:
     arms = (
         ("github, uncapped", "uncapped", None),
         ("github, capped", "capped", None),
+        ("github, capped, more rows", "capped, more", None),
         ("capped + other_trackers", "capped", "other_trackers"),
         ("capped + pull_requests", "capped", "pull_requests"),
     )

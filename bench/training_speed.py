@@ -2,8 +2,9 @@
 
     python bench/training_speed.py [--data ../shared/data/github_issues.jsonl.gz] [--rows 12000] [--batches 30]
 
-Each configuration is prepared from the same rows and trained for `--batches` batches after
-a warm-up batch, in these setups:
+Each configuration is prepared from the same rows and trained for one timed pass of
+`--batches` batches, after an untimed pass over the same rows that traces every batch shape
+(as in a real run, where tracing happens once), in these setups:
 
 * `numpy`: float32, batches sliced from NumPy arrays by `model.fit` (the first training path, the baseline);
 * `tf.data`: float32 through `training.training_dataset` (shuffle, batch, prefetch), what `train` uses now;
@@ -13,9 +14,8 @@ a warm-up batch, in these setups:
   bodies of similar length, each cut to its bucket's length, so the encoder skips padding;
 * `tf.data`, `bf16` and `bucketed` again with batches of 256.
 
-`bucketed` first runs one untimed pass over the same rows, so that every batch shape is
-traced before the timed pass, as in a real run, where tracing happens once. It also reports
-how much of the body input is padding, which bounds what bucketing can save in the encoder.
+It also reports how much of the body input is padding, which bounds what bucketing can save
+in the encoder.
 """
 
 from __future__ import annotations
@@ -50,37 +50,36 @@ SETUPS = (
 
 
 def measure(config, arrays, batches: int, pipeline: str) -> float:
-    """Samples per second over `batches` training batches, after a warm-up."""
+    """Samples per second over one pass of `batches` training batches, after an untimed pass
+    over the same rows, which traces every batch shape."""
     import keras
 
     from issue_summarizer.model import build_training_model, precision_policy
 
     keras.utils.set_random_seed(0)
     inputs, targets, weights = split_inputs(arrays, "train", config)
-    count = config.batch_size * (batches + 1)
+    count = config.batch_size * batches
     if len(targets) < count:
         raise ValueError(f"{len(targets)} training rows are fewer than {count}; pass more --rows")
-    inputs, targets, weights = [array[:count] for array in inputs], targets[:count], weights[:count]
-    warm = config.batch_size
-    rest = [array[warm:] for array in inputs], targets[warm:], weights[warm:]
+    rows = [array[:count] for array in inputs], targets[:count], weights[:count]
     if pipeline == "bucketed":
         config = config.updated(length_buckets=LENGTH_BUCKETS)
+
+    def one_pass(model, seed: int) -> None:
+        if pipeline == "bucketed":
+            model.fit(bucketed_dataset(*rows, config, shuffle_seed=seed), verbose=0)
+        elif pipeline == "tf.data":
+            model.fit(training_dataset(*rows, config.batch_size, shuffle_seed=seed), shuffle=False, verbose=0)
+        else:
+            model.fit(*rows[:2], sample_weight=rows[2], batch_size=config.batch_size, verbose=0)
+
     with precision_policy(config.precision):
         model = build_training_model(config)
-        if pipeline == "bucketed":
-            # An untimed pass over the same rows traces every batch shape.
-            model.fit(bucketed_dataset(*rest, config, shuffle_seed=0), verbose=0)
-            started = time.perf_counter()
-            model.fit(bucketed_dataset(*rest, config, shuffle_seed=1), verbose=0)
-        else:
-            model.fit([array[:warm] for array in inputs], targets[:warm], sample_weight=weights[:warm], verbose=0)
-            started = time.perf_counter()
-            if pipeline == "tf.data":
-                model.fit(training_dataset(*rest, config.batch_size, shuffle_seed=0), shuffle=False, verbose=0)
-            else:
-                model.fit(*rest[:2], sample_weight=rest[2], batch_size=config.batch_size, verbose=0)
+        one_pass(model, seed=0)
+        started = time.perf_counter()
+        one_pass(model, seed=1)
         seconds = time.perf_counter() - started
-    return config.batch_size * batches / seconds
+    return count / seconds
 
 
 def cpu_description() -> str:

@@ -60,9 +60,9 @@ class SummarizerConfig:
     # "mixed_bfloat16" computes in bfloat16 while keeping float32 weights (CPUs with AVX512_BF16
     # or AMX run it natively). Only training uses it: the saved model always runs in float32.
     precision: str = "float32"
-    # Length bucketing: with N > 0, training batches hold bodies of similar length and are cut
-    # to the longest body in the batch, rounded up to one of N evenly spaced lengths, so the
-    # encoder skips most of the padding. 0 trains on full-length batches.
+    # Length bucketing: with N > 0, each training batch holds bodies from one of N evenly
+    # spaced length buckets and is cut to that bucket's length, so the encoder skips most of
+    # the padding. 0 trains on full-length batches.
     length_buckets: int = 0
     # Split by repository.
     validation_share: float = 0.05

@@ -37,6 +37,8 @@ CONFIGURATION_ROWS = {
     "epochs": "Maximum epochs",
     "patience": "Early-stopping patience (epochs)",
     "seed": "Random seed",
+    "precision": "Training precision (the saved model runs in float32)",
+    "length_buckets": "Length buckets in training (0: full-length batches)",
     "beam_width": "Default beam width (1 is greedy), tuned on validation data",
     "length_penalty": "Default length penalty for beam search",
     "no_repeat_ngram_size": "Default n-gram size that may not repeat (0: off)",

@@ -104,8 +104,8 @@ def test_brackets_are_split_off_identifiers_but_arrows_stay():
 
 
 def test_identifiers_survive_cleaning_and_tokenization():
-    tokens = tokenize(clean_text("foo_bar in FooBar.baz() since v1.2.3 raises ENOENT"))
-    for identifier in ("foo_bar", "foobar.baz", "v1.2.3", "enoent"):
+    tokens = tokenize(clean_text("foo_bar in FooBar.baz() since v1.2.3 raises ENOENT and ERR_OSSL_EVP_UNSUPPORTED"))
+    for identifier in ("foo_bar", "foobar.baz", "v1.2.3", "enoent", "err_ossl_evp_unsupported"):
         assert identifier in tokens
 
 
