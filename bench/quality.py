@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from issue_summarizer.data_loading import load_issues  # noqa: E402
 from issue_summarizer.evaluation import evaluate_frame, select_rows  # noqa: E402
+from issue_summarizer.model_card import decoding_description  # noqa: E402
 from issue_summarizer.splitting import RepositorySplit  # noqa: E402
 from issue_summarizer.summarizer import Summarizer  # noqa: E402
 
@@ -80,12 +81,7 @@ def main() -> None:
         seed_metrics, _ = evaluate_frame(Summarizer.load(args.seed_model), frame)
         seed_metrics["model"]["copy_rate"] = None  # The seed cannot copy: its titles come from its vocabulary.
         rows.append((f"seed ({args.seed_model.name}, greedy)", seed_metrics["model"]))
-    decoding = metrics["decoding"]
-    label = (
-        f"{default.config.name} (`{args.model.name}/`, beam {decoding['beam_width']}, "
-        f"length penalty {decoding['length_penalty']}, block {decoding['no_repeat_ngram_size']}-grams, "
-        f"min {decoding['min_length']})"
-    )
+    label = f"{default.config.name} (`{args.model.name}/`, {decoding_description(metrics)})"
     rows.append((label, metrics["model"]))
     command = "python bench/quality.py"
     text = table(rows, len(frame), frame["repo"].nunique(), command)

@@ -26,7 +26,7 @@ from issue_summarizer.tokenization import clean_and_tokenize
 TUNING_FILE = "tuning.json"
 BEAM_WIDTHS = (1, 4, 8)
 LENGTH_PENALTIES = (0.6, 1.0, 1.4)
-NGRAM_BLOCKS = (0, 2)
+NGRAM_BLOCKS = (0, 1, 2)
 MIN_LENGTHS = (0, 4)
 
 

@@ -139,8 +139,9 @@ def decoding_description(metrics: dict) -> str:
     parts = ["greedy decoding" if beam_width <= 1 else f"beam width {beam_width}"]
     if beam_width > 1 and decoding.get("length_penalty") not in (None, 1.0):
         parts.append(f"length penalty {decoding['length_penalty']:g}")
-    if decoding.get("no_repeat_ngram_size"):
-        parts.append(f"no repeated {decoding['no_repeat_ngram_size']}-grams")
+    block = decoding.get("no_repeat_ngram_size")
+    if block:
+        parts.append("no repeated words" if block == 1 else f"no repeated {block}-grams")
     if decoding.get("min_length"):
         parts.append(f"at least {decoding['min_length']} words")
     return ", ".join(parts)

@@ -111,6 +111,8 @@ def test_metrics_table_and_decoding_read_old_and_new_metrics():
     assert decoding_description(new) == "beam width 4, length penalty 1.4, no repeated 2-grams"
     greedy = {"decoding": {"beam_width": 1, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "min_length": 3}}
     assert decoding_description(greedy) == "greedy decoding, at least 3 words"
+    words = {"decoding": {"beam_width": 4, "length_penalty": 2.0, "no_repeat_ngram_size": 1, "min_length": 0}}
+    assert decoding_description(words) == "beam width 4, length penalty 2, no repeated words"
 
 
 def test_quality_file_is_read_and_its_labels_lose_markdown(model_directory):
