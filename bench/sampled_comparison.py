@@ -49,6 +49,19 @@ def repository_split(loaded: LoadedData, config: SummarizerConfig) -> Repository
     )
 
 
+def draw(rows: np.ndarray, count: int, rng: np.random.Generator, what: str) -> np.ndarray:
+    """`count` of `rows` at random, sorted."""
+    if count > len(rows):
+        raise ValueError(f"{what} has {len(rows):,} rows, fewer than the {count:,} asked for")
+    return np.sort(rng.choice(rows, size=count, replace=False))
+
+
+def subset(loaded: LoadedData, rows: np.ndarray) -> LoadedData:
+    """The given rows of `loaded` as their own `LoadedData`."""
+    frame = loaded.frame.iloc[rows].reset_index(drop=True)
+    return LoadedData(frame, loaded.path, len(frame))
+
+
 def sample_rows(
     loaded: LoadedData, config: SummarizerConfig, train_rows: int, validation_rows: int, test_rows: int
 ) -> tuple[LoadedData, RepositorySplit]:
@@ -61,15 +74,8 @@ def sample_rows(
     indices = split_indices(loaded.frame["repo"].tolist(), split)
     wanted = {"train": train_rows, "validation": validation_rows, "test": test_rows}
     rng = np.random.default_rng(config.seed)
-    chosen = []
-    for name in SPLITS:
-        available = len(indices[name])
-        if wanted[name] > available:
-            raise ValueError(f"the {name} split has {available:,} rows, fewer than the {wanted[name]:,} asked for")
-        chosen.append(rng.choice(indices[name], size=wanted[name], replace=False))
-    rows = np.sort(np.concatenate(chosen))
-    frame = loaded.frame.iloc[rows].reset_index(drop=True)
-    return LoadedData(frame, loaded.path, len(frame)), split
+    chosen = [draw(indices[name], wanted[name], rng, f"the {name} split") for name in SPLITS]
+    return subset(loaded, np.sort(np.concatenate(chosen))), split
 
 
 def train_and_score(

@@ -43,30 +43,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.sampled_comparison import (  # noqa: E402
     DEFAULT_DATA,
     SCORE_COLUMNS,
+    draw,
     repository_split,
+    subset,
     table,
     train_and_score,
 )
 from issue_summarizer.config import CONFIGURATIONS  # noqa: E402
-from issue_summarizer.data_loading import LoadedData, load_issues  # noqa: E402
+from issue_summarizer.data_loading import load_issues  # noqa: E402
 from issue_summarizer.evaluation import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
 from issue_summarizer.prepare import cap_rows_per_repository, prepare  # noqa: E402
 from issue_summarizer.splitting import split_indices  # noqa: E402
 from issue_summarizer.tokenization import clean_and_tokenize  # noqa: E402
 
 DATA_DIRECTORY = DEFAULT_DATA.parent
-
-
-def draw(rows: np.ndarray, count: int, rng: np.random.Generator, what: str) -> np.ndarray:
-    """`count` of `rows` at random, sorted."""
-    if count > len(rows):
-        raise ValueError(f"{what} has {len(rows):,} rows, fewer than the {count:,} asked for")
-    return np.sort(rng.choice(rows, size=count, replace=False))
-
-
-def subset(loaded: LoadedData, rows: np.ndarray) -> LoadedData:
-    frame = loaded.frame.iloc[rows].reset_index(drop=True)
-    return LoadedData(frame, loaded.path, len(frame))
 
 
 def parse_arguments() -> argparse.Namespace:
