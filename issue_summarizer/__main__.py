@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="override the configuration's length bucketing (N similar-length batch shapes; 0 is off)",
     )
+    train.add_argument("--patience", type=int, help="override the configuration's early-stopping patience")
+    train.add_argument(
+        "--learning-rate-decay",
+        type=float,
+        help="multiply the learning rate by this after an epoch without a better validation loss (1: never)",
+    )
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     train.add_argument(
         "--extra-data",

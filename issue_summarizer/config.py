@@ -56,6 +56,10 @@ class SummarizerConfig:
     batch_size: int = 128
     epochs: int = 4
     patience: int = 1
+    # Multiply the learning rate by this factor after an epoch that does not lower the
+    # validation loss (1.0 never changes it). With patience 2, training then gets one more
+    # epoch at the lower rate before early stopping.
+    learning_rate_decay: float = 1.0
     seed: int = 0
     # "mixed_bfloat16" computes in bfloat16 while keeping float32 weights (CPUs with AVX512_BF16
     # or AMX run it natively). Only training uses it: the saved model always runs in float32.
@@ -77,6 +81,8 @@ class SummarizerConfig:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0 < self.learning_rate_decay <= 1:
+            raise ValueError(f"learning_rate_decay must be in (0, 1], got {self.learning_rate_decay}")
         if not 0 <= self.length_buckets <= self.body_length:
             raise ValueError(f"length_buckets must be between 0 and body_length, got {self.length_buckets}")
         for name in (

@@ -156,7 +156,12 @@ def _make_callbacks(directory: Path, config: SummarizerConfig, initial_epoch: in
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=initial_epoch
     )
-    return [EpochCheckpoint(), early_stopping]
+    callbacks = [EpochCheckpoint(), early_stopping]
+    if config.learning_rate_decay < 1:
+        # Runs before the checkpoint, so that a resumed run continues at the lowered rate.
+        reduce = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.learning_rate_decay, patience=0)
+        callbacks.insert(0, reduce)
+    return callbacks
 
 
 def train_model(
@@ -213,6 +218,8 @@ def _config_from_args(args) -> SummarizerConfig:
         "batch_size": args.batch_size,
         "precision": args.precision,
         "length_buckets": args.length_buckets,
+        "patience": args.patience,
+        "learning_rate_decay": args.learning_rate_decay,
     }
     config = config.updated(**{key: value for key, value in overrides.items() if value is not None})
     if args.max_rows_per_repository is not None:

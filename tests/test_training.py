@@ -147,3 +147,30 @@ def test_length_bucketed_training_learns_to_copy(tmp_path):
     titles = [title for title, _ in bucketed.summarize([row["body"] for row in rows])]
     copied = sum(row["title"].split()[0] in title.split() for title, row in zip(titles, rows, strict=True))
     assert copied >= 16, list(zip(titles, [row["title"] for row in rows], strict=True))
+
+
+def test_learning_rate_halves_after_an_epoch_without_a_better_validation_loss(tmp_path):
+    """The halved rate is in the epoch's checkpoint, so a resumed run keeps it."""
+    import keras
+
+    from issue_summarizer.model import build_training_model
+    from issue_summarizer.training import CHECKPOINT_DIRECTORY, CHECKPOINT_MODEL, _make_callbacks
+
+    config = CONFIGURATIONS["tiny"].updated(learning_rate=0.004, learning_rate_decay=0.5, patience=2)
+    model = build_training_model(config)
+    callbacks = _make_callbacks(tmp_path, config, initial_epoch=0, history={})
+    (tmp_path / CHECKPOINT_DIRECTORY).mkdir()
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch, validation_loss in enumerate([2.0, 1.5, 1.6]):
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": validation_loss})
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)
+    restored = keras.saving.load_model(tmp_path / CHECKPOINT_DIRECTORY / CHECKPOINT_MODEL)
+    assert float(restored.optimizer.learning_rate) == pytest.approx(0.002)
+
+
+def test_learning_rate_decay_must_be_a_factor_in_zero_to_one():
+    with pytest.raises(ValueError, match="learning_rate_decay"):
+        CONFIGURATIONS["tiny"].updated(learning_rate_decay=1.5)
