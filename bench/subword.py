@@ -59,14 +59,7 @@ from issue_summarizer.cleaning import clean_text  # noqa: E402
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig  # noqa: E402
 from issue_summarizer.data_loading import load_issues  # noqa: E402
 from issue_summarizer.evaluation import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
-from issue_summarizer.prepare import (  # noqa: E402
-    SPLITS,
-    PreparedData,
-    encode_bodies,
-    encode_for_copying,
-    encode_titles,
-    prepare,
-)
+from issue_summarizer.prepare import PreparedData, encode_splits, prepare  # noqa: E402
 from issue_summarizer.splitting import split_indices  # noqa: E402
 from issue_summarizer.tokenization import clean_and_tokenize, tokenize  # noqa: E402
 from issue_summarizer.vocabulary import Vocabulary  # noqa: E402
@@ -82,54 +75,11 @@ WORDS_PER_TRAINING_LINE = 100
 PIECE_TRAINER_THREADS = 1
 
 
-def encode_arrays(
-    body_tokens: Sequence[Sequence[str]],
-    title_tokens: Sequence[Sequence[str]],
-    rows: dict[str, np.ndarray],
-    config: SummarizerConfig,
-) -> tuple[dict[str, np.ndarray], Vocabulary, Vocabulary]:
-    """`prepare`'s steps after tokenization: fit both vocabularies on the training rows, then
-    encode, pad, add copy ids and drop training titles without a known token, split by split.
-
-    `body_tokens` must already be cut to `config.body_length`, as `prepare` cuts them.
-    """
-    train = rows["train"]
-    body_vocabulary = Vocabulary.fit(
-        (body_tokens[row] for row in train),
-        with_markers=False,
-        max_size=config.body_vocab_size,
-        min_count=config.min_count,
-    )
-    title_vocabulary = Vocabulary.fit(
-        (title_tokens[row] for row in train),
-        with_markers=True,
-        max_size=config.title_vocab_size,
-        min_count=config.min_count,
-    )
-    arrays: dict[str, np.ndarray] = {}
-    for name in SPLITS:
-        bodies = [body_tokens[row] for row in rows[name]]
-        titles = [title_tokens[row] for row in rows[name]]
-        encoded_bodies = encode_bodies(bodies, body_vocabulary, config)
-        if config.architecture == "attention":
-            copy_ids, encoded_titles, _ = encode_for_copying(bodies, titles, title_vocabulary, config)
-        else:
-            encoded_titles = encode_titles(titles, title_vocabulary, config)
-        keep = np.ones(len(bodies), dtype=bool)
-        if config.drop_empty_titles and name != "test":
-            keep = (encoded_titles > 3).any(axis=1)
-        arrays[f"{name}_bodies"] = encoded_bodies[keep]
-        arrays[f"{name}_titles"] = encoded_titles[keep]
-        arrays[f"{name}_rows"] = rows[name][keep]
-        if config.architecture == "attention":
-            arrays[f"{name}_copy_ids"] = copy_ids[keep]
-    return arrays, body_vocabulary, title_vocabulary
-
-
 def check_same_encoding(
     prepared: PreparedData, arrays: dict[str, np.ndarray], vocabularies: tuple[Vocabulary, Vocabulary]
 ) -> None:
-    """Raise unless `encode_arrays` on the word tokens gave exactly what `prepare` gave."""
+    """Raise unless `encode_splits` on this script's word tokens gave exactly what `prepare` gave,
+    so that the lead baseline and the references read the same tokens as the model."""
     differences = sorted(
         name
         for name in prepared.arrays
@@ -253,8 +203,8 @@ def main() -> None:
     cleaning = config.cleaning
     word_windows = clean_and_tokenize(bodies, cleaning, max_tokens=config.body_length)
     word_titles = clean_and_tokenize(titles, cleaning)
-    word_arrays, *word_vocabularies = encode_arrays(word_windows, word_titles, rows, config)
-    check_same_encoding(prepared, word_arrays, tuple(word_vocabularies))
+    words = encode_splits(word_windows, word_titles, rows, rows, config)
+    check_same_encoding(prepared, words.arrays, (words.body_vocabulary, words.title_vocabulary))
     print(f"word arm prepared; this script's encoding matches prepare's ({time.perf_counter() - started:.0f} s)")
 
     # The subword arm: the same cleaned text, in pieces.
@@ -277,7 +227,8 @@ def main() -> None:
     pieces_config = subword_config(config, body_ratio)
     body_pieces = [pieces[: pieces_config.body_length] for pieces in processor.encode(cleaned_bodies, out_type=str)]
     title_pieces = processor.encode(cleaned_titles, out_type=str)
-    piece_arrays, *piece_vocabularies = encode_arrays(body_pieces, title_pieces, rows, pieces_config)
+    pieces = encode_splits(body_pieces, title_pieces, rows, rows, pieces_config)
+    piece_arrays, piece_vocabularies = pieces.arrays, (pieces.body_vocabulary, pieces.title_vocabulary)
     print(
         f"piece model: {processor.get_piece_size():,} pieces (asked for {piece_target:,}, the word body vocabulary); "
         f"{body_ratio:.2f} pieces per word in the body text the word arm reads, {title_ratio:.2f} in titles; "

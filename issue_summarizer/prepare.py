@@ -90,6 +90,64 @@ def encode_for_copying(
     return pad_bodies(list(copy_ids), config), titles, list(unknown_words)
 
 
+@dataclass
+class EncodedSplits:
+    arrays: dict[str, np.ndarray]
+    body_vocabulary: Vocabulary
+    title_vocabulary: Vocabulary
+    dropped: Counter
+
+
+def encode_splits(
+    body_tokens: Sequence[Sequence[str]],
+    title_tokens: Sequence[Sequence[str]],
+    positions: dict[str, Sequence[int]],
+    row_ids: dict[str, np.ndarray],
+    config: SummarizerConfig,
+) -> EncodedSplits:
+    """Fit both vocabularies on the training rows, then encode and pad every split.
+
+    `positions[name]` picks a split's rows out of the token lists and `row_ids[name]` are the
+    same rows' numbers in the data, saved as `{name}_rows`. Bodies must already be cut to
+    `config.body_length`. Attention models also get copy ids; training and validation rows
+    whose title has no known token are dropped and counted, because a title of only rare
+    words teaches the model nothing but the rare-word marker.
+    """
+    train = positions["train"]
+    body_vocabulary = Vocabulary.fit(
+        (body_tokens[row] for row in train),
+        with_markers=False,
+        max_size=config.body_vocab_size,
+        min_count=config.min_count,
+    )
+    title_vocabulary = Vocabulary.fit(
+        (title_tokens[row] for row in train),
+        with_markers=True,
+        max_size=config.title_vocab_size,
+        min_count=config.min_count,
+    )
+    arrays: dict[str, np.ndarray] = {}
+    dropped: Counter = Counter()
+    for name in SPLITS:
+        bodies = [body_tokens[row] for row in positions[name]]
+        titles = [title_tokens[row] for row in positions[name]]
+        encoded_bodies = encode_bodies(bodies, body_vocabulary, config)
+        if config.architecture == "attention":
+            copy_ids, encoded_titles, _ = encode_for_copying(bodies, titles, title_vocabulary, config)
+        else:
+            encoded_titles = encode_titles(titles, title_vocabulary, config)
+        keep = np.ones(len(bodies), dtype=bool)
+        if config.drop_empty_titles and name != "test":
+            keep = (encoded_titles > 3).any(axis=1)
+            dropped[f"{name}: title has no known word"] += int((~keep).sum())
+        arrays[f"{name}_bodies"] = encoded_bodies[keep]
+        arrays[f"{name}_titles"] = encoded_titles[keep]
+        arrays[f"{name}_rows"] = np.asarray(row_ids[name])[keep]
+        if config.architecture == "attention":
+            arrays[f"{name}_copy_ids"] = copy_ids[keep]
+    return EncodedSplits(arrays, body_vocabulary, title_vocabulary, dropped)
+
+
 def cap_rows_per_repository(rows: np.ndarray, repositories: list[str], cap: int, seed: int) -> np.ndarray:
     """Keep at most `cap` rows of each repository, chosen at random (seeded), in their original order."""
     rng = np.random.default_rng(seed)
@@ -178,49 +236,20 @@ def prepare(
         "title": LengthHistogram.from_lengths(len(title_tokens[row]) for row in train_rows),
     }
 
-    body_vocabulary = Vocabulary.fit(
-        (body_tokens[row] for row in train_rows),
-        with_markers=False,
-        max_size=config.body_vocab_size,
-        min_count=config.min_count,
-    )
-    title_vocabulary = Vocabulary.fit(
-        (title_tokens[row] for row in train_rows),
-        with_markers=True,
-        max_size=config.title_vocab_size,
-        min_count=config.min_count,
-    )
-
-    arrays: dict[str, np.ndarray] = {}
-    dropped: Counter = Counter()
-    split_sizes = {}
-    for name in SPLITS:
-        rows = [position[row] for row in indices[name]]
-        encoded_bodies = encode_bodies([body_tokens[row] for row in rows], body_vocabulary, config)
-        if config.architecture == "attention":
-            copy_ids, encoded_titles, _ = encode_for_copying(
-                [body_tokens[row] for row in rows], [title_tokens[row] for row in rows], title_vocabulary, config
-            )
-        else:
-            encoded_titles = encode_titles([title_tokens[row] for row in rows], title_vocabulary, config)
-        keep = np.ones(len(rows), dtype=bool)
-        if config.drop_empty_titles and name != "test":
-            # A title of only rare words teaches the model nothing but "<rare>".
-            keep = (encoded_titles > 3).any(axis=1)
-            dropped[f"{name}: title has no known word"] += int((~keep).sum())
-        arrays[f"{name}_bodies"] = encoded_bodies[keep]
-        arrays[f"{name}_titles"] = encoded_titles[keep]
-        arrays[f"{name}_rows"] = indices[name][keep]
-        if config.architecture == "attention":
-            arrays[f"{name}_copy_ids"] = copy_ids[keep]
-        split_sizes[name] = {"rows": int(keep.sum()), "repositories": len(getattr(split, name))}
+    positions = {name: [position[row] for row in indices[name]] for name in SPLITS}
+    encoded = encode_splits(body_tokens, title_tokens, positions, indices, config)
+    body_vocabulary, title_vocabulary = encoded.body_vocabulary, encoded.title_vocabulary
+    split_sizes = {
+        name: {"rows": int(len(encoded.arrays[f"{name}_titles"])), "repositories": len(getattr(split, name))}
+        for name in SPLITS
+    }
 
     provenance = {
         "source": str(loaded.path),
         "rows_read": loaded.rows_read,
         "rows_dropped_on_load": dict(loaded.dropped),
         "rows_left_out_by_repository_caps": int(len(frame) - len(used)),
-        "rows_dropped_in_pipeline": dict(dropped),
+        "rows_dropped_in_pipeline": dict(encoded.dropped),
         "extra_training_data": extra_rows,
         "split": split_sizes,
         "body_vocabulary": {
@@ -238,7 +267,7 @@ def prepare(
             for name, histogram in histograms.items()
         },
     }
-    return PreparedData(config, body_vocabulary, title_vocabulary, arrays, histograms, split, provenance)
+    return PreparedData(config, body_vocabulary, title_vocabulary, encoded.arrays, histograms, split, provenance)
 
 
 def save_prepared(prepared: PreparedData, directory: str | Path, include_arrays: bool = True) -> None:
