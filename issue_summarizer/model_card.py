@@ -36,6 +36,7 @@ CONFIGURATION_ROWS = {
     "batch_size": "Batch size",
     "epochs": "Maximum epochs",
     "patience": "Early-stopping patience (epochs)",
+    "learning_rate_decay": "Learning-rate factor after an epoch without a better validation loss (1: never)",
     "seed": "Random seed",
     "precision": "Training precision (the saved model runs in float32)",
     "length_buckets": "Length buckets in training (0: full-length batches)",
