@@ -227,8 +227,7 @@ def main() -> None:
     pieces_config = subword_config(config, body_ratio)
     body_pieces = [pieces[: pieces_config.body_length] for pieces in processor.encode(cleaned_bodies, out_type=str)]
     title_pieces = processor.encode(cleaned_titles, out_type=str)
-    pieces = encode_splits(body_pieces, title_pieces, rows, rows, pieces_config)
-    piece_arrays, piece_vocabularies = pieces.arrays, (pieces.body_vocabulary, pieces.title_vocabulary)
+    piece_encoding = encode_splits(body_pieces, title_pieces, rows, rows, pieces_config)
     print(
         f"piece model: {processor.get_piece_size():,} pieces (asked for {piece_target:,}, the word body vocabulary); "
         f"{body_ratio:.2f} pieces per word in the body text the word arm reads, {title_ratio:.2f} in titles; "
@@ -254,9 +253,9 @@ def main() -> None:
         ),
         train_and_score(
             "subword",
-            piece_arrays,
+            piece_encoding.arrays,
             pieces_config,
-            tuple(piece_vocabularies),
+            (piece_encoding.body_vocabulary, piece_encoding.title_vocabulary),
             [body_pieces[row] for row in test],
             references,
             to_words=lambda pieces: tokenize(pieces_to_text(pieces)),

@@ -223,7 +223,8 @@ def prepare(
         )
 
     # Lengths need whole bodies, not the truncated windows, so they come from a seeded sample.
-    train_rows = [position[row] for row in indices["train"]]
+    positions = {name: [position[row] for row in indices[name]] for name in SPLITS}
+    train_rows = positions["train"]
     rng = np.random.default_rng(config.seed)
     sample = rng.choice(train_rows, size=min(LENGTH_SAMPLE_SIZE, len(train_rows)), replace=False)
     bar, update = _progress(len(sample), "length statistics", show_progress)
@@ -236,7 +237,6 @@ def prepare(
         "title": LengthHistogram.from_lengths(len(title_tokens[row]) for row in train_rows),
     }
 
-    positions = {name: [position[row] for row in indices[name]] for name in SPLITS}
     encoded = encode_splits(body_tokens, title_tokens, positions, indices, config)
     body_vocabulary, title_vocabulary = encoded.body_vocabulary, encoded.title_vocabulary
     split_sizes = {
@@ -255,12 +255,12 @@ def prepare(
         "body_vocabulary": {
             "size": len(body_vocabulary),
             "train_coverage": round(body_vocabulary.coverage(body_tokens[row] for row in train_rows), 4),
-            "test_coverage": round(body_vocabulary.coverage(body_tokens[position[r]] for r in indices["test"]), 4),
+            "test_coverage": round(body_vocabulary.coverage(body_tokens[row] for row in positions["test"]), 4),
         },
         "title_vocabulary": {
             "size": len(title_vocabulary),
             "train_coverage": round(title_vocabulary.coverage(title_tokens[row] for row in train_rows), 4),
-            "test_coverage": round(title_vocabulary.coverage(title_tokens[position[r]] for r in indices["test"]), 4),
+            "test_coverage": round(title_vocabulary.coverage(title_tokens[row] for row in positions["test"]), 4),
         },
         "suggested_lengths": {
             name: {"coverage": DEFAULT_COVERAGE, "length": histogram.suggest_length(DEFAULT_COVERAGE)}
