@@ -11,7 +11,6 @@ from issue_summarizer.holdout import (
     filter_predictions,
     prepare_predictions,
     repository_choices,
-    save_predictions,
     sort_predictions,
     summary_metrics,
 )
@@ -34,31 +33,31 @@ def evaluate(rows, label: str, identity: str) -> app_state.HoldoutIssues:
 
 
 def from_test_split() -> app_state.HoldoutIssues | None:
-    """Saved predictions, this session's evaluation, or an offer to evaluate the data file's test split."""
-    issues = app_state.saved_predictions() or app_state.session_evaluation()
+    """Saved or cached predictions, or an offer to evaluate the data file's test split."""
+    path = app_state.usable_data_path()
+    issues = app_state.evaluated_issues(path)
     if issues is not None:
         return issues
-    path = app_state.usable_data_path()
     if path is None:
         app_state.explain_missing_data("The holdout browser")
         return None
     identity = data_sources.file_identity(path)
     rows = app_state.load_test_split(path, identity, str(app_state.model_directory()))
+    shown = app_state.show_path(path)
     st.info(
-        f"There are no saved predictions in `{app_state.model_directory()}` yet. The test split of `{path}` "
+        f"There are no saved predictions for this model yet. The test split of `{shown}` "
         f"has **{len(rows):,} issues** from {rows['repo'].nunique():,} repositories the model never saw.",
         icon=":material/science:",
     )
     if st.button(f"Evaluate the model on {len(rows):,} test issues", type="primary", key="evaluate_test_split"):
-        issues = evaluate(rows, f"test split of `{path}`", identity)
-        issues.metrics.update({"split": "test", "data": path})
-        saved = save_predictions(issues.frame, issues.metrics, app_state.model_directory())
-        if saved is None:
-            # The model directory is read-only: keep the results for this visitor only.
-            app_state.remember_evaluation(issues)
-            st.toast("The model directory is read-only, so the predictions are kept for this session only.")
+        issues = evaluate(rows, f"test split of `{shown}`", identity)
+        issues.metrics.update({"split": "test", "data": shown})
+        # The results go to the app's cache, never into the model directory: its metrics.json
+        # describes the owner's evaluation and changes only through `evaluate` and `train`.
+        if app_state.store_evaluation(path, issues):
+            st.toast("Saved the predictions in the app's cache; every session can now browse them.")
         else:
-            st.toast(f"Saved {saved.name} into the model directory.")
+            st.toast("The cache directory is read-only, so the predictions are kept for this session only.")
         st.rerun()
     return None
 
@@ -108,7 +107,7 @@ def show_metrics(issues: app_state.HoldoutIssues) -> None:
 
 def show_detail(row) -> None:
     with st.container(border=True, key="holdout_detail"):
-        st.markdown(f"**{row['repo']}**")
+        st.text(row["repo"])
         scores = st.columns(3)
         scores[0].metric("Model ROUGE-L", f"{row['rougeL']:.3f}")
         scores[1].metric("Lead ROUGE-L", f"{row['lead_rougeL']:.3f}")

@@ -9,7 +9,9 @@ that is loaded or computed once and shared: the `Summarizer` is loaded once per 
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,15 @@ import streamlit as st
 
 from issue_summarizer import data_sources
 from issue_summarizer.data_loading import DataLoadError, LoadedData, load_issues
-from issue_summarizer.holdout import load_predictions, predictions_path, rows_of_test_split
+from issue_summarizer.deployment import Deployment, write_atomically
+from issue_summarizer.holdout import (
+    cached_predictions_path,
+    load_cached_predictions,
+    load_predictions,
+    predictions_path,
+    rows_of_test_split,
+    save_predictions,
+)
 from issue_summarizer.input_checks import InputError
 from issue_summarizer.length_report import histograms_from_texts
 from issue_summarizer.length_stats import LengthHistogram
@@ -48,10 +58,12 @@ def friendly_errors(action: str) -> Iterator[None]:
     try:
         yield
     except (ModelDirectoryError, DataLoadError, InputError) as error:
-        st.error(str(error), icon=":material/warning:")
+        st.error(redact(str(error)), icon=":material/warning:")
     except Exception as error:
         logger.exception("failed while %s", action)
-        st.error(f"Something went wrong while {action}: {type(error).__name__}: {error}", icon=":material/warning:")
+        st.error(
+            redact(f"Something went wrong while {action}: {type(error).__name__}: {error}"), icon=":material/warning:"
+        )
 
 
 class ProgressBar:
@@ -74,6 +86,28 @@ class ProgressBar:
 
     def clear(self) -> None:
         self.bar.empty()
+
+
+# Where the app runs.
+
+
+def deployment() -> Deployment:
+    """Local or shared mode, the allowed data directory and the cache directory (read from the environment)."""
+    return Deployment.from_environment()
+
+
+def show_path(path: str | Path) -> str:
+    """A file's name as pages show it: without its server location in shared mode."""
+    return deployment().show_path(path)
+
+
+def redact(message: str) -> str:
+    """A message without server locations in shared mode (library errors name the files they are about)."""
+    settings = deployment()
+    paths = [model_directory(), data_sources.REPOSITORY_ROOT, settings.cache_directory, Path.home()]
+    if settings.data_directory is not None:
+        paths.append(settings.data_directory)
+    return settings.redact(message, paths)
 
 
 # The model.
@@ -110,9 +144,9 @@ def current_summarizer() -> Summarizer:
 
 def show_missing_model(error: Exception) -> None:
     """Explain a model directory that cannot be used, and how to get one."""
-    st.error(f"The model cannot be loaded. {error}", icon=":material/error:")
+    st.error(redact(f"The model cannot be loaded. {error}"), icon=":material/error:")
     st.markdown(
-        f"Train a model into `{model_directory()}` (about ten minutes on a laptop CPU):\n\n"
+        f"Train a model into `{show_path(model_directory())}` (about ten minutes on a laptop CPU):\n\n"
         f"```bash\n{TRAIN_COMMAND}\n```\n\n"
         f"or point the app at another model directory with `{data_sources.MODEL_ENVIRONMENT_VARIABLE}=/path/to/model`."
     )
@@ -134,15 +168,40 @@ def model_card() -> ModelCard:
 # Data.
 
 
+def default_data_path() -> str:
+    """The data file a session starts with: `$ISSUE_SUMMARIZER_DATA`, else the shared corpus when it exists.
+
+    On a shared server the corpus beside the checkout is not offered unless it lies in the
+    data directory, and the path is written relative to that directory.
+    """
+    path = data_sources.default_data_path()
+    settings = deployment()
+    if not settings.shared or not path:
+        return path
+    if data_sources.DATA_ENVIRONMENT_VARIABLE not in os.environ:
+        # The corpus beside the checkout is only a default when the operator offers it.
+        resolved = Path(path).resolve()
+        data_directory = settings.data_directory
+        return settings.relative_name(resolved) if data_directory and resolved.is_relative_to(data_directory) else ""
+    return path
+
+
 def data_path() -> str:
-    """The data file chosen in the sidebar (or by `$ISSUE_SUMMARIZER_DATA`); empty when none."""
-    value = st.session_state.get(DATA_PATH_KEY)
-    return (value if value is not None else data_sources.default_data_path()).strip()
+    """The data file chosen in the sidebar (or by `$ISSUE_SUMMARIZER_DATA`), as given; empty when none."""
+    value = st.session_state[DATA_PATH_KEY] if DATA_PATH_KEY in st.session_state else default_data_path()
+    return (value or "").strip()
 
 
 def usable_data_path() -> str | None:
+    """The chosen data file, resolved; `None` when none is chosen or it does not exist.
+
+    Raises `DataAccessError` (shown by `friendly_errors`) when shared mode forbids the path.
+    """
     path = data_path()
-    return path if path and Path(path).expanduser().is_file() else None
+    if not path:
+        return None
+    resolved = deployment().resolve_data_path(path)
+    return str(resolved) if resolved.is_file() else None
 
 
 @st.cache_data(show_spinner="Reading the test split…", max_entries=4)
@@ -184,6 +243,7 @@ class HoldoutIssues:
 
 
 def saved_predictions() -> HoldoutIssues | None:
+    """The predictions that the model's owner saved with `python -m issue_summarizer evaluate`."""
     path = predictions_path(model_directory())
     if not path.is_file():
         return None
@@ -193,38 +253,74 @@ def saved_predictions() -> HoldoutIssues | None:
     return HoldoutIssues(frame, f"saved predictions `{path.name}`", identity, evaluated=True, metrics=metrics)
 
 
-def session_evaluation() -> HoldoutIssues | None:
-    """The test-split evaluation this visitor ran when the model directory could not be written."""
-    return st.session_state.get(f"evaluation:{model_directory()}")
+def evaluation_cache_path(data_path: str) -> Path:
+    """Where the app keeps its evaluation of the current model on the test split of `data_path`."""
+    identity = data_sources.file_identity(data_path)
+    return cached_predictions_path(deployment().cache_directory, model_identity(), identity)
 
 
-def remember_evaluation(issues: HoldoutIssues) -> None:
-    st.session_state[f"evaluation:{model_directory()}"] = issues
+def cached_evaluation(data_path: str) -> HoldoutIssues | None:
+    """An earlier evaluation of the test split of `data_path` by any session, from the app's cache."""
+    path = evaluation_cache_path(data_path)
+    cached = load_cached_predictions(path)
+    if cached is None:
+        return None
+    frame, metrics = cached
+    label = f"test split of `{show_path(data_path)}`"
+    return HoldoutIssues(frame, label, data_sources.file_identity(path), evaluated=True, metrics=metrics)
+
+
+def store_evaluation(data_path: str, issues: HoldoutIssues) -> bool:
+    """Keep an evaluation for every session in the cache; `False` when the cache cannot be written,
+    in which case it is kept for this session only."""
+    try:
+        save_predictions(issues.frame, issues.metrics or {}, evaluation_cache_path(data_path))
+    except OSError:
+        logger.warning("cannot write the evaluation cache", exc_info=True)
+        st.session_state[f"evaluation:{model_identity()}:{data_path}"] = issues
+        return False
+    return True
+
+
+def session_evaluation(data_path: str) -> HoldoutIssues | None:
+    """The evaluation this visitor ran when the cache directory could not be written."""
+    return st.session_state.get(f"evaluation:{model_identity()}:{data_path}")
+
+
+def evaluated_issues(data_path: str | None) -> HoldoutIssues | None:
+    """Evaluated held-out issues: the owner's saved predictions, else a cached or this session's evaluation."""
+    issues = saved_predictions()
+    if issues is None and data_path is not None:
+        issues = cached_evaluation(data_path) or session_evaluation(data_path)
+    return issues
 
 
 def held_out_issues() -> HoldoutIssues | None:
-    """Held-out test issues from the best source available: saved predictions, this session's
-    evaluation, or the raw test split of the data file (not evaluated)."""
-    issues = saved_predictions() or session_evaluation()
-    if issues is not None:
-        return issues
+    """Held-out test issues from the best source available: an evaluation (see `evaluated_issues`),
+    or the raw test split of the data file (not evaluated)."""
     path = usable_data_path()
-    if path is None:
-        return None
+    issues = evaluated_issues(path)
+    if issues is not None or path is None:
+        return issues
     identity = data_sources.file_identity(path)
     frame = load_test_split(path, identity, str(model_directory()))
-    return HoldoutIssues(frame, f"test split of `{path}`", identity, evaluated=False)
+    return HoldoutIssues(frame, f"test split of `{show_path(path)}`", identity, evaluated=False)
 
 
 def explain_missing_data(purpose: str) -> None:
     st.info(
         f"**No held-out data yet.** {purpose} needs issues the model did not train on. "
         "Provide them in one of these ways:\n"
-        f"- run `python -m issue_summarizer evaluate --model {model_directory()} --data DATA` to save "
+        f"- run `python -m issue_summarizer evaluate --model {show_path(model_directory())} --data DATA` to save "
         "`predictions_test.jsonl.gz` into the model directory;\n"
-        "- set the data file in the sidebar or with "
-        f"`{data_sources.DATA_ENVIRONMENT_VARIABLE}=/path/to/issues.jsonl.gz`;\n"
-        "- or choose **Uploaded file** above and upload a CSV, JSONL or parquet file with `title` and `body` columns.",
+        + (
+            "- choose a data file in the sidebar, from the files this server offers;\n"
+            if deployment().shared
+            else "- set the data file in the sidebar or with "
+            f"`{data_sources.DATA_ENVIRONMENT_VARIABLE}=/path/to/issues.jsonl.gz`;\n"
+        )
+        + "- or choose **Uploaded file** above and upload a CSV, JSONL or parquet file with `title` and `body` "
+        "columns.",
         icon=":material/folder_open:",
     )
 
@@ -238,8 +334,21 @@ def explain_missing_data(purpose: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def embeddings(identity: str, _bodies: list[str]) -> np.ndarray:
-    """Encoder states of the bodies."""
-    return current_summarizer().embed(_bodies)
+    """Encoder states of the bodies, also kept in the cache directory so a restarted server reuses them."""
+    key = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    path = deployment().cache_directory / "embeddings" / f"{key}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == len(_bodies):
+            return vectors
+    except (OSError, ValueError):
+        pass  # Not cached yet, or unreadable: compute it again.
+    vectors = current_summarizer().embed(_bodies)
+    try:
+        write_atomically(path, lambda temporary: np.save(temporary.open("wb"), vectors, allow_pickle=False))
+    except OSError:
+        logger.warning("cannot write the embeddings cache", exc_info=True)
+    return vectors
 
 
 # The fitted UMAP reducer is a large object with compiled numba functions; it is cached as a
@@ -274,28 +383,60 @@ def render_sidebar() -> None:
                 st.markdown(
                     f":material/check_circle: **{summarizer.config.name}** configuration, "
                     f"{parameters / 1e6:,.1f} M parameters  \n"
-                    f"`{directory}`"
+                    f"`{show_path(directory)}`"
                 )
                 st.caption("Model loaded.")
             except ModelDirectoryError as error:
-                st.markdown(f":material/cancel: No usable model in `{directory}`")
-                st.caption(str(error))
+                st.markdown(f":material/cancel: No usable model in `{show_path(directory)}`")
+                st.caption(redact(str(error)))
         st.markdown("#### Data")
-        st.text_input(
-            "Data file (CSV, JSONL or parquet)",
-            value=data_sources.default_data_path(),
-            key=DATA_PATH_KEY,
-            placeholder="/path/to/issues.jsonl.gz",
-            help="Used by the Holdout browser, Lengths and Similar issues pages. "
-            f"Set the default with {data_sources.DATA_ENVIRONMENT_VARIABLE}.",
-        )
-        path = data_path()
-        if not path:
-            st.caption("No data file set. Pages that need data say how to provide it.")
-        elif Path(path).expanduser().is_file():
-            st.caption(f":material/description: {Path(path).name}, {_file_size(Path(path).expanduser())}")
+        if deployment().shared:
+            shared_data_choice()
         else:
-            st.warning(f"No such file: `{path}`", icon=":material/warning:")
+            local_data_choice()
+
+
+def local_data_choice() -> None:
+    """Any file on this machine, typed as a path: the owner's laptop trusts its user."""
+    st.text_input(
+        "Data file (CSV, JSONL or parquet)",
+        value=default_data_path(),
+        key=DATA_PATH_KEY,
+        placeholder="/path/to/issues.jsonl.gz",
+        help="Used by the Holdout browser, Lengths and Similar issues pages. "
+        f"Set the default with {data_sources.DATA_ENVIRONMENT_VARIABLE}.",
+    )
+    path = data_path()
+    if not path:
+        st.caption("No data file set. Pages that need data say how to provide it.")
+    elif Path(path).expanduser().is_file():
+        st.caption(f":material/description: {Path(path).name}, {_file_size(Path(path).expanduser())}")
+    else:
+        st.warning(f"No such file: `{path}`", icon=":material/warning:")
+
+
+def shared_data_choice() -> None:
+    """One of the files in the demo's data directory: visitors cannot name any other file."""
+    settings = deployment()
+    files = settings.data_files()
+    default = default_data_path()
+    if default and DATA_PATH_KEY not in st.session_state:
+        try:
+            default = settings.relative_name(settings.resolve_data_path(default))
+        except DataLoadError as error:
+            st.warning(redact(str(error)), icon=":material/block:")
+            default = ""
+    st.selectbox(
+        "Data file",
+        files,
+        index=files.index(default) if default in files else None,
+        key=DATA_PATH_KEY,
+        placeholder="Choose a data file…" if files else "No data files on this server",
+        help="Used by the Holdout browser, Lengths and Similar issues pages. This demo server offers only the "
+        "files of its data directory; upload your own on each page.",
+    )
+    if not files:
+        st.caption("This server offers no data files. Pages that need data let you upload a file.")
 
 
 # Lengths.

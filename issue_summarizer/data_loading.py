@@ -70,22 +70,42 @@ def _decode(raw: bytes, path: Path) -> str:
         ) from None
 
 
-def _read_bytes(path: Path) -> bytes:
+def _too_large(path: Path, max_bytes: int, compressed: bool) -> DataLoadError:
+    expanded = " once decompressed" if compressed else ""
+    return DataLoadError(
+        f"{path}: holds more than {max_bytes / 1e6:,.0f} MB of text{expanded}, more than can be read here; "
+        "split it into smaller files"
+    )
+
+
+def _read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The file's bytes, decompressed when it is gzip; with `max_bytes`, never more than that.
+
+    A small gzip file can expand to gigabytes, so a capped read decompresses at most one
+    byte past the cap and stops there, rather than decompressing everything and measuring.
+    """
+    compressed = path.suffix == ".gz"
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
+        if compressed:
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        else:
+            if max_bytes is not None and path.stat().st_size > max_bytes:
+                raise _too_large(path, max_bytes, compressed)
+            raw = path.read_bytes()
     except FileNotFoundError:
         raise DataLoadError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataLoadError(f"{path}: is a directory, not a data file") from None
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise DataLoadError(f"{path}: cannot read the file: {error}") from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise _too_large(path, max_bytes, compressed)
     return raw
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    text = _decode(_read_bytes(path), path)
+def _read_jsonl(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
+    text = _decode(_read_bytes(path, max_bytes), path)
     records = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -100,8 +120,8 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    text = _decode(_read_bytes(path), path)
+def _read_csv(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
+    text = _decode(_read_bytes(path, max_bytes), path)
     if not text.strip():
         raise DataLoadError(f"{path}: the file is empty")
     try:
@@ -112,24 +132,37 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataLoadError(f"{path}: the file is empty") from None
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    _read_bytes(path)  # Gives the same one-line errors for a missing file.
+def _read_parquet(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
+    _read_bytes(path, max_bytes)  # Gives the same one-line errors for a missing or too large file.
     try:
+        if max_bytes is not None:
+            import pyarrow.parquet as parquet
+
+            # Parquet pages are compressed too: the footer says how large the columns become.
+            metadata = parquet.ParquetFile(path).metadata
+            expanded = sum(metadata.row_group(group).total_byte_size for group in range(metadata.num_row_groups))
+            if expanded > max_bytes:
+                raise _too_large(path, max_bytes, compressed=True)
         return pd.read_parquet(path)
+    except DataLoadError:
+        raise
     except Exception as error:  # pyarrow raises many types for a corrupt file.
         raise DataLoadError(f"{path}: not a readable parquet file: {error}") from None
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, JSONL or parquet file as it is, choosing the reader by the file name."""
+def read_table(path: str | Path, max_bytes: int | None = None) -> pd.DataFrame:
+    """Read a CSV, JSONL or parquet file as it is, choosing the reader by the file name.
+
+    `max_bytes` caps the text read (after decompression); a larger file raises `DataLoadError`.
+    """
     path = Path(path)
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
-        return _read_jsonl(path)
+        return _read_jsonl(path, max_bytes)
     if name.endswith((".csv", ".csv.gz")):
-        return _read_csv(path)
+        return _read_csv(path, max_bytes)
     if name.endswith(".parquet"):
-        return _read_parquet(path)
+        return _read_parquet(path, max_bytes)
     raise DataLoadError(f"{path}: unknown file type; use one of {', '.join(SUFFIXES)}")
 
 
@@ -175,6 +208,7 @@ def load_issues(
     require_title: bool = True,
     limit: int | None = None,
     drop_bad_rows: bool = True,
+    max_bytes: int | None = None,
 ) -> LoadedData:
     """Load a data file into a frame with `body`, `title` (when required or present) and `repo`.
 
@@ -184,7 +218,7 @@ def load_issues(
     with the bad ones (empty text where it is fine), so a batch job can write every row back.
     """
     path = Path(path)
-    raw = read_table(path)
+    raw = read_table(path, max_bytes)
     if raw.empty:
         raise DataLoadError(f"{path}: the file has no rows")
     found = [str(column) for column in raw.columns]
@@ -230,7 +264,7 @@ def load_issues(
         return LoadedData(frame, str(path), len(raw), Counter(), problems, found)
     frame = frame[keep].reset_index(drop=True)
     if frame.empty:
-        raise DataLoadError(f"{path}: no usable rows: {', '.join(f'{c} {r}' for r, c in dropped.items())}")
+        raise DataLoadError(f"{path}: no usable rows: {', '.join(f'{c:,} {r}' for r, c in dropped.items())}")
     if "repo" not in frame.columns:
         frame["repo"] = "unknown"
     frame["repo"] = frame["repo"].astype(str)

@@ -28,6 +28,9 @@ UPLOAD_TYPES = ["csv", "jsonl", "json", "ndjson", "gz", "parquet"]
 # `load_issues` tells command-line users how to map columns; an upload has no flags to pass.
 _COMMAND_LINE_HINT = "Map yours with --columns title=COLUMN,body=COLUMN"
 _UPLOAD_HINT = "Rename your columns to title and body (and optionally repo) and upload again"
+# Uploads are capped at 50 MB by `.streamlit/config.toml`; a compressed upload may expand to at
+# most this much text, so that a gzip bomb is refused after reading 200 MB rather than gigabytes.
+MAX_UPLOAD_TEXT_BYTES = 200_000_000
 
 
 def model_directory(environment: dict[str, str] | None = None) -> Path:
@@ -86,7 +89,13 @@ def load_upload(
         path = Path(directory) / f"upload{suffix}"
         path.write_bytes(data)
         try:
-            loaded = load_issues(path, require_title=require_title, drop_bad_rows=drop_bad_rows, limit=limit)
+            loaded = load_issues(
+                path,
+                require_title=require_title,
+                drop_bad_rows=drop_bad_rows,
+                limit=limit,
+                max_bytes=MAX_UPLOAD_TEXT_BYTES,
+            )
         except DataLoadError as error:
             message = str(error).replace(str(path), name).replace(_COMMAND_LINE_HINT, _UPLOAD_HINT)
             raise DataLoadError(message) from None

@@ -2,19 +2,21 @@
 
 A predictions table has one row per issue with the columns `evaluate_frame` writes:
 `repo, title, body, reference, predicted_title, score, lead, rougeL, lead_rougeL`. It
-holds issue text, so it is only ever saved into the (git-ignored) model directory.
+holds issue text, so it is never committed: `evaluate` saves it into the (git-ignored) model
+directory, and the app into its own cache directory, never the model's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from issue_summarizer.data_loading import DataLoadError, load_issues
-from issue_summarizer.evaluation import METRICS_FILE, predictions_file, select_rows
+from issue_summarizer.deployment import write_atomically
+from issue_summarizer.evaluation import predictions_file, select_rows
 from issue_summarizer.splitting import RepositorySplit
 
 PREDICTION_COLUMNS = ["repo", "title", "body", "reference", "predicted_title", "score", "lead", "rougeL", "lead_rougeL"]
@@ -62,22 +64,46 @@ def prepare_predictions(table: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def save_predictions(table: pd.DataFrame, metrics: dict, model_directory: str | Path) -> Path | None:
-    """Save predictions and metrics into the model directory if it is writable.
+def cached_predictions_path(cache_directory: str | Path, model_identity: str, data_identity: str) -> Path:
+    """Where the app keeps its evaluation of one model on one data file: a name derived from both."""
+    key = hashlib.sha256(f"{model_identity}|{data_identity}".encode()).hexdigest()[:24]
+    return Path(cache_directory) / "predictions" / f"{key}.jsonl.gz"
 
-    Returns the predictions path, or `None` when the directory cannot be written, in which
-    case the caller keeps the table in memory instead.
+
+def _metrics_path(predictions: Path) -> Path:
+    return predictions.with_name(predictions.name.removesuffix(".jsonl.gz") + ".metrics.json")
+
+
+def save_predictions(table: pd.DataFrame, metrics: dict, path: str | Path) -> Path:
+    """Save predictions and their metrics to `path` (in the app's cache, never the model directory).
+
+    Each file is written to a temporary name and renamed into place, metrics first, so a
+    reader that finds the predictions also finds complete metrics, and two sessions that
+    evaluate at once leave one complete pair.
     """
-    directory = Path(model_directory)
-    if not directory.is_dir() or not os.access(directory, os.W_OK):
-        return None
-    path = predictions_path(directory)
-    try:
-        table[PREDICTION_COLUMNS].to_json(path, orient="records", lines=True, compression="gzip")
-        (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=1), encoding="utf-8")
-    except OSError:
-        return None
+    path = Path(path)
+    write_atomically(
+        _metrics_path(path), lambda temporary: temporary.write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    )
+    write_atomically(
+        path,
+        lambda temporary: table[PREDICTION_COLUMNS].to_json(
+            temporary, orient="records", lines=True, compression="gzip"
+        ),
+    )
     return path
+
+
+def load_cached_predictions(path: str | Path) -> tuple[pd.DataFrame, dict] | None:
+    """Predictions and metrics saved by `save_predictions`, or `None` when there are none (or they are unreadable)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        metrics = json.loads(_metrics_path(path).read_text(encoding="utf-8"))
+        return load_predictions(path), metrics
+    except (OSError, ValueError):
+        return None
 
 
 def rows_of_test_split(data_path: str | Path, model_directory: str | Path, limit: int | None = None) -> pd.DataFrame:

@@ -66,3 +66,60 @@ def test_a_wrong_upload_gives_one_line_about_the_upload_not_a_temporary_file():
 def test_usable_rows_drop_bodies_the_model_refuses():
     frame = pd.DataFrame({"body": ["a real body", "   ", "\x00\x01\x02\x03", "another"]})
     assert data_sources.usable_rows(frame)["body"].tolist() == ["a real body", "another"]
+
+
+def gzip_bomb(expanded_megabytes: int) -> bytes:
+    """A small gzip file that expands to `expanded_megabytes` MB of newlines.
+
+    gzip readers read concatenated members as one stream, so one compressed megabyte is repeated.
+    """
+    member = gzip.compress(b"\n" * 1_000_000, compresslevel=9)
+    return member * expanded_megabytes
+
+
+def test_a_gzip_bomb_is_refused_after_reading_no_more_than_the_cap():
+    import tracemalloc
+
+    bomb = gzip_bomb(4_000)  # 4 GB of text in about 4 MB.
+    assert len(bomb) < 5_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataLoadError, match=r"bomb.jsonl.gz: holds more than 200 MB of text once decompressed"):
+            data_sources.load_upload("bomb.jsonl.gz", bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The reader stops one byte past the 200 MB cap instead of expanding 4 GB.
+    assert peak < 2.5 * data_sources.MAX_UPLOAD_TEXT_BYTES
+
+
+def test_a_csv_of_a_million_empty_rows_gets_a_clear_message():
+    empty_rows = b"title,body\n" + b",\n" * 1_000_000
+    with pytest.raises(DataLoadError, match=r"empty.csv: no usable rows: 1,000,000 empty title"):
+        data_sources.load_upload("empty.csv", empty_rows)
+    # Batch mode keeps every row, each with its reason, and titles none of them.
+    tickets = b"body,ticket\n" + b",7\n" * 1_000_000
+    loaded = data_sources.load_upload("tickets.csv", tickets, require_title=False, drop_bad_rows=False)
+    assert len(loaded.frame) == 1_000_000 and set(loaded.frame["problem"]) == {"empty body"}
+
+
+def test_a_50_megabyte_csv_loads_and_uploads_are_capped_at_50_megabytes():
+    import tomllib
+
+    config = tomllib.loads((data_sources.REPOSITORY_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == 50
+    row = b'"Parser crash on start","The parser crashes with a segmentation fault when the input is empty."\n'
+    rows = 50_000_000 // len(row)
+    loaded = data_sources.load_upload("big.csv", b"title,body\n" + row * rows)
+    assert len(loaded.frame) == rows and loaded.path == "big.csv"
+
+
+def test_an_upload_of_more_text_than_the_cap_is_refused(monkeypatch):
+    monkeypatch.setattr(data_sources, "MAX_UPLOAD_TEXT_BYTES", 1_000)
+    with pytest.raises(DataLoadError, match=r"big.csv: holds more than 0 MB of text, more than can be read"):
+        data_sources.load_upload("big.csv", b"title,body\n" + b"a,b\n" * 1_000)
+    # About 0.1 MB of parquet that holds 2 MB of text.
+    frame = pd.DataFrame({"title": ["t"] * 2_000, "body": ["x" * 1_000 + str(row) for row in range(2_000)]})
+    monkeypatch.setattr(data_sources, "MAX_UPLOAD_TEXT_BYTES", 1_000_000)
+    with pytest.raises(DataLoadError, match=r"big.parquet: holds more than 1 MB of text once decompressed"):
+        data_sources.load_upload("big.parquet", frame.to_parquet())

@@ -27,18 +27,37 @@ def predictions(count: int = 6) -> pd.DataFrame:
 
 def test_save_and_load_round_trip(tmp_path):
     table = predictions()
-    saved = holdout.save_predictions(table, {"model": {"rougeL": 0.5}}, tmp_path)
-    assert saved == tmp_path / "predictions_test.jsonl.gz" and (tmp_path / "metrics.json").is_file()
-    loaded = holdout.load_predictions(saved)
+    path = holdout.cached_predictions_path(tmp_path, "model:1:2", "data:3:4")
+    assert path.parent == tmp_path / "predictions" and path.name.endswith(".jsonl.gz")
+    assert holdout.load_cached_predictions(path) is None
+    saved = holdout.save_predictions(table, {"model": {"rougeL": 0.5}}, path)
+    loaded, metrics = holdout.load_cached_predictions(saved)
     pd.testing.assert_frame_equal(loaded, table)
+    assert metrics == {"model": {"rougeL": 0.5}}
     assert loaded["advantage"].tolist() == pytest.approx([0.5, 0.27, -0.1, 0.1, -0.3, 0.5])
+    # Another model or another data file has its own cache entry.
+    assert holdout.cached_predictions_path(tmp_path, "model:1:3", "data:3:4") != path
+    assert holdout.cached_predictions_path(tmp_path, "model:1:2", "data:3:5") != path
 
 
-def test_saving_into_a_directory_that_cannot_be_written_keeps_nothing(tmp_path, monkeypatch):
-    assert holdout.save_predictions(predictions(), {}, tmp_path / "missing") is None
-    monkeypatch.setattr(holdout.os, "access", lambda path, mode: False)
-    assert holdout.save_predictions(predictions(), {}, tmp_path) is None
-    assert not list(tmp_path.iterdir())
+def test_sessions_that_save_at_once_leave_one_complete_file(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = holdout.cached_predictions_path(tmp_path, "model", "data")
+    tables = [predictions(count) for count in (2, 4, 6, 3, 5, 1)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda table: holdout.save_predictions(table, {"rows": len(table)}, path), tables * 3))
+    loaded, metrics = holdout.load_cached_predictions(path)
+    assert len(loaded) in {len(table) for table in tables}
+    assert sorted(item.name for item in path.parent.iterdir()) == sorted([path.name, path.name[:-9] + ".metrics.json"])
+
+
+def test_saving_into_a_cache_that_cannot_be_written_raises_and_leaves_nothing(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    with pytest.raises(OSError):
+        holdout.save_predictions(predictions(), {}, blocked / "predictions" / "x.jsonl.gz")
+    assert [item.name for item in tmp_path.iterdir()] == ["file"]
 
 
 def test_a_file_that_is_not_a_predictions_file_is_refused(tmp_path):
