@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from issue_summarizer.deployment import DataAccessError, Deployment, default_cache_directory, is_shared, write_atomically
+from issue_summarizer.deployment import (
+    DataAccessError,
+    Deployment,
+    default_cache_directory,
+    is_shared,
+    write_atomically,
+)
 
 
 @pytest.fixture
