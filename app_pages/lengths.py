@@ -67,7 +67,8 @@ def histograms_from_source(source: str) -> tuple[dict[str, LengthHistogram], str
         path = Path(directory) / LENGTH_STATS_FILE
         if not path.is_file():
             st.info(
-                f"`{path}` is missing. It is written when a model is trained; choose a data file or an upload instead.",
+                f"`{app_state.show_path(path)}` is missing. It is written when a model is trained; choose a data "
+                "file or an upload instead.",
                 icon=":material/folder_open:",
             )
             return None
@@ -75,7 +76,7 @@ def histograms_from_source(source: str) -> tuple[dict[str, LengthHistogram], str
         sample = meta.get("body_sample_size")
         return histograms, (
             f"From `{LENGTH_STATS_FILE}`: bodies of a {sample:,}-issue sample and titles of the training split of "
-            f"`{meta.get('source', 'the training data')}`."
+            f"`{app_state.show_path(meta.get('source', 'the training data'))}`."
             if sample
             else f"From `{LENGTH_STATS_FILE}`."
         )
@@ -89,7 +90,7 @@ def histograms_from_source(source: str) -> tuple[dict[str, LengthHistogram], str
                 icon=":material/folder_open:",
             )
             return None
-        label = f"a {sample:,}-row sample of `{path}`"
+        label = f"a {sample:,}-row sample of `{app_state.show_path(path)}`"
         uploaded = None
     else:
         uploaded = st.file_uploader(

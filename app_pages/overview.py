@@ -115,7 +115,7 @@ with app_state.friendly_errors("reading the model directory"):
     else:
         st.info(
             "No `metrics.json` in the model directory yet. Score the model with "
-            f"`python -m issue_summarizer evaluate --model {card.directory} --data DATA`, "
+            f"`python -m issue_summarizer evaluate --model {app_state.show_path(card.directory)} --data DATA`, "
             "or run the evaluation from the Holdout browser.",
             icon=":material/bar_chart:",
         )
@@ -142,7 +142,8 @@ with app_state.friendly_errors("reading the model directory"):
         st.subheader("Data", anchor=False)
         if provenance:
             st.markdown(
-                f"Source `{provenance.get('source', 'unknown')}`: {provenance.get('rows_read', 0):,} issues read. "
+                f"Source `{app_state.show_path(provenance.get('source', 'unknown'))}`: "
+                f"{provenance.get('rows_read', 0):,} issues read. "
                 "The split is **by repository**, so test figures describe projects the model never saw."
             )
             st.dataframe(

@@ -7,6 +7,7 @@ from issue_summarizer import app_state, data_sources
 from issue_summarizer.charts import points_outside_view, similarity_map_chart
 from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.similarity import MAP_ROWS, cluster_names, repository_groups, sample_rows
+from issue_summarizer.text_display import escape_markdown
 
 NEIGHBOURS = 10
 TOOLTIP_TITLE_CHARS = 120
@@ -109,7 +110,9 @@ with app_state.friendly_errors("drawing the map"):
             x, y = issue_map.place(vector)
             query_point = pd.DataFrame({"x": [x], "y": [y], "label": ["your issue"]})
             title, _ = summarizer.summarize([checked.text])[0]
-            query_column.markdown(f"The model would title it **{title or '(empty)'}**; it is the ◆ on the map.")
+            query_column.markdown(
+                f"The model would title it **{escape_markdown(title) or '(empty)'}**; it is the ◆ on the map."
+            )
 
     with map_column:
         st.altair_chart(similarity_map_chart(points, "group", colour_title, query_point), width="stretch")

@@ -13,17 +13,25 @@ import pandas as pd
 import streamlit as st
 
 from issue_summarizer import app_state, data_sources
-from issue_summarizer.batch import summarize_frame
+from issue_summarizer.batch import fetch_bodies, summarize_frame, url_column
 from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart
+from issue_summarizer.data_loading import DataLoadError
+from issue_summarizer.evaluation import title_rouge_l
 from issue_summarizer.examples import EXAMPLE_ISSUES
+from issue_summarizer.github_issues import GitHubError, fetch_issue_by_url
 from issue_summarizer.input_checks import InputError, check_body
-from issue_summarizer.text_display import escape_markdown, seen_tokens_html, seen_tokens_summary
+from issue_summarizer.text_display import WRAP_LONG_WORDS, escape_markdown, seen_tokens_html, seen_tokens_summary
 
 BODY_KEY = "issue_body"
 EXAMPLE_KEY = "example_issue"
+URL_KEY = "issue_url"
+FETCHED_KEY = "fetched_issue"
+FETCH_ERROR_KEY = "fetch_error"
+GENERATE_NOW_KEY = "generate_now"
 RESULT_KEY = "summary_result"
 GENERATION_KEY = "generation"
 BATCH_ROWS = 5000  # An upload is cut to this many rows, so one visitor cannot hold the model for long.
+URL_ROWS = 100  # Issues fetched from GitHub per file: without a token GitHub allows 60 requests an hour.
 PREVIEW_ROWS = 200
 
 
@@ -32,10 +40,30 @@ def use_example() -> None:
     choice = st.session_state.get(EXAMPLE_KEY)
     if choice in EXAMPLE_ISSUES:
         st.session_state[BODY_KEY] = EXAMPLE_ISSUES[choice]
+        st.session_state.pop(FETCHED_KEY, None)
+
+
+def fetch_from_url() -> None:
+    """Fetch the issue whose URL was pasted, put its body in the text area and ask for a title at once."""
+    st.session_state.pop(FETCH_ERROR_KEY, None)
+    try:
+        issue = fetch_issue_by_url(st.session_state.get(URL_KEY, ""))
+    except GitHubError as error:
+        st.session_state[FETCH_ERROR_KEY] = str(error)
+        return
+    st.session_state[BODY_KEY] = issue.body
+    st.session_state[FETCHED_KEY] = {
+        "title": issue.title,
+        "body": issue.body,
+        "name": f"{issue.reference.repository}#{issue.reference.number}",
+        "pull_request": issue.is_pull_request,
+    }
+    st.session_state[GENERATE_NOW_KEY] = True
 
 
 st.title("Summarize")
-st.markdown("Paste the body of a GitHub issue and let the model write its title.")
+st.markdown("Paste the body of a GitHub issue, or its URL, and let the model write its title.")
+st.html(WRAP_LONG_WORDS)
 
 summarizer = app_state.summarizer_or_explain()
 if summarizer is None:
@@ -125,6 +153,17 @@ def one_issue_form() -> None:
             )
             st.caption("The defaults are the settings that scored best on validation data.")
         with text_column:
+            url_column_, fetch_column = st.columns([4, 1], vertical_alignment="bottom")
+            url_column_.text_input(
+                "GitHub issue URL",
+                key=URL_KEY,
+                placeholder="https://github.com/owner/repo/issues/123",
+                help="The issue's title and body are fetched through GitHub's API; a pull request's description "
+                "works too. Set GITHUB_TOKEN on the server for private repositories and a higher rate limit.",
+            )
+            fetch_column.button("Fetch and title", key="fetch_issue", on_click=fetch_from_url, width="stretch")
+            if FETCH_ERROR_KEY in st.session_state:
+                st.error(st.session_state[FETCH_ERROR_KEY], icon=":material/link_off:")
             st.selectbox(
                 "Start from an example",
                 list(EXAMPLE_ISSUES),
@@ -141,7 +180,7 @@ def one_issue_form() -> None:
             )
             generate = st.button("Generate title", type="primary", icon=":material/auto_awesome:", key="generate")
 
-            if generate:
+            if generate or st.session_state.pop(GENERATE_NOW_KEY, False):
                 try:
                     checked = check_body(body)
                 except InputError as error:
@@ -160,6 +199,9 @@ def one_issue_form() -> None:
                     results = summarizer.generate(
                         [checked.text], num_alternatives=alternatives if beam else 1, **settings
                     )[0]
+                    fetched = st.session_state.get(FETCHED_KEY)
+                    if fetched and fetched["body"] != body:
+                        fetched = None  # The visitor has edited the fetched body: its real title no longer applies.
 
                     st.session_state[RESULT_KEY] = {
                         "body": body,
@@ -171,6 +213,8 @@ def one_issue_form() -> None:
                         "generation": st.session_state[GENERATION_KEY],
                         "settings": settings,
                         "text": checked.text,
+                        "fetched": fetched,
+                        "rougeL": title_rouge_l(results[0][0], fetched["title"], config.cleaning) if fetched else None,
                     }
 
             result = st.session_state.get(RESULT_KEY)
@@ -195,6 +239,16 @@ def one_issue_form() -> None:
                         f"{result['seconds'] * 1000:,.0f} ms"
                         + (" · the text has changed since" if result["body"] != body else "")
                     )
+                fetched = result.get("fetched")
+                if fetched:
+                    with st.container(key="real_title", border=True):
+                        kind = "pull request" if fetched["pull_request"] else "issue"
+                        st.caption(f"Real title of {kind} {fetched['name']}")
+                        st.text(fetched["title"])
+                        st.caption(
+                            f"ROUGE-L of the generated title against it: {result['rougeL']:.2f} "
+                            "(titles compared cleaned and tokenized, as in the test metrics)."
+                        )
                 if len(result["alternatives"]) > 1:
                     st.markdown("##### Alternatives")
                     table = pd.DataFrame(
@@ -245,37 +299,69 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
         "with `predicted_title`, `title_score` and `problem` (why a row got no title)."
     )
     uploaded = st.file_uploader("Issues file", type=data_sources.UPLOAD_TYPES, key="batch_upload")
+    st.caption(
+        f"A file without bodies but with a `url` (or `issue_url`, `html_url`) column of GitHub issue links works "
+        f"too: the first {URL_ROWS} issues are fetched from GitHub, one at a time within its rate limit."
+    )
     if uploaded is not None:
-        loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False, drop_bad_rows=False)
-        rows = loaded.frame
-        if len(rows) > BATCH_ROWS:
+        data = uploaded.getvalue()
+        identity = data_sources.content_identity(data)
+        links = None
+        try:
+            loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False, drop_bad_rows=False)
+            rows, columns = loaded.frame, loaded.source_columns
+        except DataLoadError:
+            # No body column: the file may list issue URLs instead.
+            rows = data_sources.read_upload_table(uploaded.name, data)
+            columns = [str(column) for column in rows.columns]
+            links = url_column(columns)
+            if links is None:
+                raise
+        limit = URL_ROWS if links else BATCH_ROWS
+        if len(rows) > limit:
             st.warning(
-                f"The file has {len(rows):,} rows; the first {BATCH_ROWS:,} are summarized.",
+                f"The file has {len(rows):,} rows; the first {limit:,} are "
+                + ("fetched and summarized." if links else "summarized."),
                 icon=":material/content_cut:",
             )
-            rows = rows.iloc[:BATCH_ROWS]
-        st.caption(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(loaded.source_columns)}")
+            rows = rows.iloc[:limit]
+        st.caption(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(columns)}")
         batch_beam = st.slider("Beam width", 1, 5, 1, key="batch_beam", help="1 is greedy decoding, the fastest.")
         result_key = f"batch:{identity}:{batch_beam}"
-        if st.button(f"Summarize {len(rows):,} issues", type="primary", key="summarize_file"):
+        if st.button(
+            f"Fetch and summarize {len(rows):,} issues" if links else f"Summarize {len(rows):,} issues",
+            type="primary",
+            key="summarize_file",
+        ):
+            extra = ["predicted_title", "title_score", "problem"]
+            if links:
+                bar = app_state.ProgressBar(len(rows), "Fetched {done:,} of {total:,} issues from GitHub")
+                rows = fetch_bodies(rows, links, progress=bar)
+                bar.clear()
+                extra = ["github_title", *extra]
             bar = app_state.ProgressBar(len(rows), "Summarized {done:,} of {total:,} issues")
             result = summarize_frame(summarizer, rows, beam_width=batch_beam, progress=bar)
             bar.clear()
-            extra = ["predicted_title", "title_score", "problem"]
-            kept = [column for column in result.columns if column in loaded.source_columns or column in extra]
+            kept = [column for column in result.columns if column in columns or column in extra]
             st.session_state[result_key] = result[kept]
         finished = st.session_state.get(result_key)
         if finished is not None:
             failed = int((finished["problem"] != "").sum())
-            st.success(
-                f"Wrote titles for {len(finished) - failed:,} of {len(finished):,} rows"
-                + (f"; {failed:,} rows have a problem and no title." if failed else "."),
-                icon=":material/check_circle:",
-            )
-            preview = finished[
-                ["predicted_title", "title_score", "problem"]
-                + [column for column in finished.columns if column not in ("predicted_title", "title_score", "problem")]
-            ]
+            if failed == len(finished):
+                reasons = finished["problem"].value_counts().head(3)
+                st.error(
+                    "No row could be titled. Most common reasons: "
+                    + "; ".join(f"{reason} ({count:,} rows)" for reason, count in reasons.items()),
+                    icon=":material/block:",
+                )
+            else:
+                st.success(
+                    f"Wrote titles for {len(finished) - failed:,} of {len(finished):,} rows"
+                    + (f"; {failed:,} rows have a problem and no title." if failed else "."),
+                    icon=":material/check_circle:",
+                )
+            first = [name for name in ("predicted_title", "github_title", "title_score", "problem") if name in finished]
+            preview = finished[first + [column for column in finished.columns if column not in first]]
             st.dataframe(preview.head(PREVIEW_ROWS), hide_index=True, width="stretch")
             st.download_button(
                 "Download CSV",

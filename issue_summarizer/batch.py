@@ -15,10 +15,42 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.data_loading import DataLoadError, load_issues, parse_column_mapping
+from issue_summarizer.github_issues import GitHubError, GitHubSettings, fetch_many
 from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.summarizer import Summarizer
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
+# A file without a body column may instead hold links to GitHub issues, in one of these columns.
+URL_COLUMNS = ("url", "issue_url", "html_url")
+
+
+def url_column(columns: list[str]) -> str | None:
+    """The column of GitHub issue URLs in a table without bodies, if it has one."""
+    return next((name for name in URL_COLUMNS if name in columns), None)
+
+
+def fetch_bodies(
+    frame: pd.DataFrame,
+    column: str,
+    settings: GitHubSettings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """A copy of `frame` with each issue's `github_title` and `body` fetched from the URL in `column`.
+
+    Requests go one at a time and respect GitHub's rate limit (`fetch_many`). A row whose
+    URL cannot be fetched keeps an empty body and says why in `problem`, so no row is lost.
+    """
+    urls = [
+        "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value) for value in frame[column]
+    ]
+    results = fetch_many(urls, settings, progress=progress)
+    result = frame.copy()
+    result["github_title"] = [
+        item.title if not isinstance(item, GitHubError) else (item.title or "") for item in results
+    ]
+    result["body"] = [item.body if not isinstance(item, GitHubError) else "" for item in results]
+    result["problem"] = [str(item) if isinstance(item, GitHubError) else "" for item in results]
+    return result
 
 
 def summarize_frame(

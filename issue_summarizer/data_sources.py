@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
-from issue_summarizer.data_loading import SUFFIXES, DataLoadError, LoadedData, load_issues
+from issue_summarizer.data_loading import SUFFIXES, DataLoadError, LoadedData, load_issues, read_table
 from issue_summarizer.input_checks import InputError, check_body
 
 MODEL_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_MODEL"
@@ -27,6 +29,7 @@ DEFAULT_DATA_PATH = REPOSITORY_ROOT.parent / "shared" / "data" / "github_issues.
 UPLOAD_TYPES = ["csv", "jsonl", "json", "ndjson", "gz", "parquet"]
 # `load_issues` tells command-line users how to map columns; an upload has no flags to pass.
 _COMMAND_LINE_HINT = "Map yours with --columns title=COLUMN,body=COLUMN"
+T = TypeVar("T")
 _UPLOAD_HINT = "Rename your columns to title and body (and optionally repo) and upload again"
 # Uploads are capped at 50 MB by `.streamlit/config.toml`; a compressed upload may expand to at
 # most this much text, so that a gzip bomb is refused after reading 200 MB rather than gigabytes.
@@ -72,14 +75,8 @@ def upload_suffix(name: str) -> str:
     raise DataLoadError(f"{name}: unknown file type; use one of {', '.join(SUFFIXES)}")
 
 
-def load_upload(
-    name: str,
-    data: bytes,
-    require_title: bool = True,
-    drop_bad_rows: bool = True,
-    limit: int | None = None,
-) -> LoadedData:
-    """Load uploaded bytes as `load_issues` loads a file, naming the upload in every message.
+def _read_upload(name: str, data: bytes, read: Callable[[Path], T]) -> T:
+    """Call `read` on the uploaded bytes saved under a temporary name, naming the upload in any error.
 
     The readers choose their format by the file name, so the bytes are written to a
     temporary file with the upload's own suffix first.
@@ -89,19 +86,36 @@ def load_upload(
         path = Path(directory) / f"upload{suffix}"
         path.write_bytes(data)
         try:
-            loaded = load_issues(
-                path,
-                require_title=require_title,
-                drop_bad_rows=drop_bad_rows,
-                limit=limit,
-                max_bytes=MAX_UPLOAD_TEXT_BYTES,
-            )
+            result = read(path)
         except DataLoadError as error:
             message = str(error).replace(str(path), name).replace(_COMMAND_LINE_HINT, _UPLOAD_HINT)
             raise DataLoadError(message) from None
-    loaded.path = name
-    loaded.problems = [problem.replace(str(path), name) for problem in loaded.problems]
-    return loaded
+    if isinstance(result, LoadedData):
+        result.problems = [problem.replace(str(path), name) for problem in result.problems]
+        result.path = name
+    return result
+
+
+def load_upload(
+    name: str,
+    data: bytes,
+    require_title: bool = True,
+    drop_bad_rows: bool = True,
+    limit: int | None = None,
+) -> LoadedData:
+    """Load uploaded bytes as `load_issues` loads a file, naming the upload in every message."""
+    return _read_upload(
+        name,
+        data,
+        lambda path: load_issues(
+            path, require_title=require_title, drop_bad_rows=drop_bad_rows, limit=limit, max_bytes=MAX_UPLOAD_TEXT_BYTES
+        ),
+    )
+
+
+def read_upload_table(name: str, data: bytes) -> pd.DataFrame:
+    """The uploaded table as it is, with every column (for files that hold issue URLs instead of bodies)."""
+    return _read_upload(name, data, lambda path: read_table(path, MAX_UPLOAD_TEXT_BYTES))
 
 
 def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:

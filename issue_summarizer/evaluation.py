@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from issue_summarizer.cleaning import CleaningOptions
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS
 from issue_summarizer.splitting import RepositorySplit, split_indices
@@ -73,6 +74,12 @@ def score_titles(predictions: Sequence[str], references: Sequence[str]) -> tuple
     metrics["repeat_share"] = round(float(np.mean([repeats_a_word(p) for p in predictions])), 4)
     metrics["rows"] = len(predictions)
     return metrics, rows
+
+
+def title_rouge_l(predicted: str, reference: str, cleaning: CleaningOptions) -> float:
+    """ROUGE-L F1 of one generated title against the real one, both cleaned and tokenized as in `evaluate_frame`."""
+    predicted_tokens, reference_tokens = clean_and_tokenize([predicted, reference], cleaning)
+    return float(rouge_rows([" ".join(predicted_tokens)], [" ".join(reference_tokens)])["rougeL"].iloc[0])
 
 
 def lead_titles(body_tokens: Sequence[Sequence[str]], words: int = LEAD_WORDS) -> list[str]:

@@ -15,12 +15,15 @@ import pandas as pd
 
 from issue_summarizer.summarizer import SeenToken
 
+SHOWN_TOKEN_CHARS = 60
+# A title can copy a body token of any length; long words wrap rather than widen the page.
+WRAP_LONG_WORDS = "<style>.st-key-generated_title h3, .st-key-real_title { overflow-wrap: anywhere; }</style>"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 TOKEN_STYLES = """
 <style>
 .seen-tokens { line-height: 2.1; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9rem; }
 .seen-tokens span { padding: 0.1rem 0.3rem; margin: 0 0.1rem; border-radius: 0.3rem;
-  background: rgba(128, 128, 128, 0.12); white-space: nowrap; }
+  background: rgba(128, 128, 128, 0.12); overflow-wrap: anywhere; }
 .seen-tokens span.rare { background: rgba(255, 159, 28, 0.35); }
 .seen-tokens span.cut { opacity: 0.45; text-decoration: line-through; }
 .seen-tokens span.truncation { background: #d33f49; color: white; font-weight: 600; }
@@ -41,7 +44,9 @@ def seen_tokens_html(tokens: Sequence[SeenToken]) -> str:
             parts.append('<span class="truncation" title="The model reads nothing after this point">✂ cut</span>')
         classes = " ".join(name for name, on in (("rare", token.rare), ("cut", not token.kept)) if on)
         tooltip = "not in the vocabulary: read as the rare-word id" if token.rare else ""
-        parts.append(f'<span class="{classes}" title="{tooltip}">{html.escape(token.text)}</span>')
+        # A token can be any length (a pasted log line, a base64 blob); the page shows its start.
+        shown = token.text if len(token.text) <= SHOWN_TOKEN_CHARS else token.text[:SHOWN_TOKEN_CHARS] + "…"
+        parts.append(f'<span class="{classes}" title="{tooltip}">{html.escape(shown)}</span>')
     return TOKEN_STYLES + '<div class="seen-tokens">' + " ".join(parts) + "</div>"
 
 

@@ -10,6 +10,7 @@ Selectors the app guarantees (see `app_pages/summarize.py` and `issue_summarizer
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,23 +45,60 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class AppServer:
-    """`streamlit run app.py` in a subprocess, stopped (by its own process id) on exit."""
+def read_only_prefix(directory: str | Path) -> list[str]:
+    """A command prefix that runs a program with `directory` mounted read-only, or [] where that is impossible.
 
-    def __init__(self, model_directory: str | Path, data_path: str | Path | None, log_path: Path) -> None:
+    Root ignores file modes, so `chmod` alone proves nothing in CI. A private mount namespace
+    (util-linux `unshare`) with a read-only bind mount makes writes fail even for root.
+    Elsewhere the caller falls back to taking write permission away.
+    """
+    if not shutil.which("unshare"):
+        return []
+    prefix = ["unshare", "--map-root-user", "--mount", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"']
+    prefix.append(str(directory))
+    probe = subprocess.run([*prefix, "sh", "-c", f'! touch "{directory}/.write-probe"'], capture_output=True)
+    return prefix if probe.returncode == 0 else []
+
+
+class AppServer:
+    """`streamlit run app.py` in a subprocess, stopped (by its own process id) on exit.
+
+    With `read_only_model`, the server sees the model directory read-only, as a container
+    image or a read-only volume would serve it.
+    """
+
+    def __init__(
+        self,
+        model_directory: str | Path,
+        data_path: str | Path | None,
+        log_path: Path,
+        cache_directory: str | Path | None = None,
+        read_only_model: bool = False,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.model_directory = str(model_directory)
         self.data_path = "" if data_path is None else str(data_path)
         self.log_path = log_path
+        self.cache_directory = cache_directory
+        self.read_only_model = read_only_model
+        self.extra_environment = environment or {}
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
+        self.model_mounted_read_only = False
 
     def __enter__(self) -> AppServer:
         environment = dict(
             os.environ, ISSUE_SUMMARIZER_MODEL=self.model_directory, ISSUE_SUMMARIZER_DATA=self.data_path
         )
+        if self.cache_directory is not None:
+            environment["ISSUE_SUMMARIZER_CACHE"] = str(self.cache_directory)
+        environment.update(self.extra_environment)
+        prefix = read_only_prefix(self.model_directory) if self.read_only_model else []
+        self.model_mounted_read_only = bool(prefix)
         command = [
+            *prefix,
             sys.executable,
             "-m",
             "streamlit",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO_ROOT, make_rows, write_jsonl_gz
+from tests.conftest import REPO_ROOT, directory_digest, make_rows, write_jsonl_gz
 
 pytestmark = pytest.mark.slow
 APP = str(REPO_ROOT / "app.py")
@@ -46,6 +47,20 @@ def evaluated_model(trained_tiny_model, tmp_path_factory) -> Path:
 def data_file(tmp_path_factory) -> Path:
     """The rows the tiny model was trained on, so its repository split applies to them."""
     return write_jsonl_gz(tmp_path_factory.mktemp("data") / "issues.jsonl.gz", make_rows(count=400, repositories=16))
+
+
+@contextmanager
+def read_only(directory: Path):
+    """Make `directory` and its files read-only for the block (root ignores this; the digests still check)."""
+    paths = [directory, *directory.rglob("*")]
+    modes = {path: path.stat().st_mode for path in paths}
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        yield directory
+    finally:
+        for path in reversed(paths):
+            path.chmod(modes[path])
 
 
 def start_app(monkeypatch, model: Path, data: Path | str) -> AppTest:
@@ -201,16 +216,29 @@ def test_batch_upload_round_trip_and_a_bad_upload(monkeypatch, bare_model):
     assert "wrong.csv: missing body" in message and "/tmp" not in message
 
 
-def test_holdout_evaluates_the_test_split_and_an_upload(monkeypatch, bare_model, data_file, tmp_path):
+def test_holdout_evaluates_the_test_split_and_an_upload(
+    monkeypatch, bare_model, data_file, tmp_path, app_cache_directory
+):
     model = tmp_path / "model"
     shutil.copytree(bare_model, model)
-    app = start_app(monkeypatch, model, data_file)
-    app.switch_page("app_pages/holdout_browser.py").run()
-    assert "no saved predictions" in texts(app.info)
-    app.button(key="evaluate_test_split").click().run()
-    assert_clean(app, "evaluation")
-    assert (model / "predictions_test.jsonl.gz").is_file() and (model / "metrics.json").is_file()
-    assert any(metric.label == "Model ROUGE-L" for metric in app.metric)
+    (model / "metrics.json").write_text(json.dumps({"model": {"rougeL": 0.2428, "rows": 6622}}))
+    before = directory_digest(model)
+    with read_only(model):
+        app = start_app(monkeypatch, model, data_file)
+        app.switch_page("app_pages/holdout_browser.py").run()
+        assert "no saved predictions" in texts(app.info)
+        app.button(key="evaluate_test_split").click().run()
+        assert_clean(app, "evaluation")
+        assert any(metric.label == "Model ROUGE-L" for metric in app.metric)
+    # The owner's model card is untouched: the evaluation went to the app's cache.
+    assert directory_digest(model) == before
+    cached = list((app_cache_directory / "predictions").glob("*.jsonl.gz"))
+    assert len(cached) == 1 and cached[0].with_name(cached[0].name[:-9] + ".metrics.json").is_file()
+    # A new session finds the cached evaluation instead of offering to evaluate again.
+    again = start_app(monkeypatch, model, data_file)
+    again.switch_page("app_pages/holdout_browser.py").run()
+    assert "no saved predictions" not in texts(again.info)
+    assert any(metric.label == "Model ROUGE-L" for metric in again.metric)
 
     app.segmented_control(key="holdout_source").set_value("Uploaded file").run()
     upload = pd.DataFrame(make_rows(count=12, seed=4)).to_csv(index=False).encode()
@@ -239,3 +267,103 @@ def test_a_missing_model_is_explained_on_every_page(monkeypatch, tmp_path):
     app.switch_page("app_pages/overview.py").run()
     assert "no such model directory" in texts(app.error)
     assert "python -m issue_summarizer train" in texts(app.markdown)
+
+
+def page_text(app: AppTest) -> str:
+    """Everything a visitor can read on the page and in the sidebar, as one string."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info", "warning", "error", "success"):
+        parts.append(texts(app.get(kind)))
+    parts += [f"{metric.label} {metric.value}" for metric in app.metric]
+    parts += [f"{box.label} {box.options} {box.value}" for box in app.selectbox]
+    parts += [f"{box.label} {box.value}" for box in app.text_input]
+    parts += [frame.value.to_csv() for frame in app.dataframe]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def shared_server(monkeypatch, tmp_path, data_file):
+    """Shared-mode settings: a data directory with one data file and a link that leads out of it."""
+    directory = tmp_path / "served"
+    directory.mkdir()
+    shutil.copy(data_file, directory / "issues.jsonl.gz")
+    secret = tmp_path / "private.jsonl.gz"
+    write_jsonl_gz(secret, [{"repo": "owner0/project0", "title": "SECRET title", "body": "SECRET body"}] * 5)
+    (directory / "escape.jsonl.gz").symlink_to(secret)
+    monkeypatch.setenv("ISSUE_SUMMARIZER_SHARED", "1")
+    monkeypatch.setenv("ISSUE_SUMMARIZER_DATA_DIR", str(directory))
+    monkeypatch.delenv("ISSUE_SUMMARIZER_DATA", raising=False)
+    return directory
+
+
+def test_shared_mode_offers_only_the_data_directory_and_shows_no_server_path(
+    monkeypatch, shared_server, evaluated_model, tmp_path
+):
+    monkeypatch.setenv("ISSUE_SUMMARIZER_MODEL", str(evaluated_model))
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    choice = app.sidebar.selectbox(key="data_path")
+    assert choice.options == ["issues.jsonl.gz"] and choice.value is None
+    choice.set_value("issues.jsonl.gz").run()
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        text = page_text(app)
+        for server_path in (str(tmp_path), str(REPO_ROOT), "/tmp", "/root", "/home"):
+            assert server_path not in text, f"{page} shows {server_path}"
+        assert "SECRET" not in text
+    app.switch_page("app_pages/lengths.py").run()
+    app.segmented_control(key="length_source").set_value("Data file").run()
+    app.toggle(key="count_Data file").set_value(True).run()
+    assert_clean(app, "lengths from the data file")
+    assert any(metric.label == "Suggested pad length" for metric in app.metric)
+
+
+@pytest.mark.parametrize(
+    ("requested", "refusal"),
+    [
+        ("../private.jsonl.gz", "'..' is not allowed"),
+        ("{tmp}/private.jsonl.gz", "only files in the demo's data directory"),
+        ("escape.jsonl.gz", "escape.jsonl.gz: links to a file outside the data directory"),
+    ],
+)
+def test_shared_mode_refuses_a_data_path_outside_the_data_directory(
+    monkeypatch, shared_server, bare_model, tmp_path, requested, refusal
+):
+    monkeypatch.setenv("ISSUE_SUMMARIZER_DATA", requested.format(tmp=tmp_path))
+    app = start_app(monkeypatch, bare_model, requested.format(tmp=tmp_path))
+    assert refusal in texts(app.sidebar.warning)
+    for page in ("app_pages/holdout_browser.py", "app_pages/similar_issues.py"):
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        assert "No held-out data yet" in texts(app.info) and "SECRET" not in page_text(app)
+        assert str(tmp_path) not in page_text(app)
+
+
+def test_a_missing_model_on_a_shared_server_names_no_server_path(monkeypatch, shared_server, tmp_path):
+    app = start_app(monkeypatch, tmp_path / "no_model", "")
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        assert str(tmp_path) not in page_text(app), page
+    assert "no_model: no such model directory" in texts(app.sidebar.caption)
+
+
+def test_batch_mode_fetches_a_column_of_issue_urls(monkeypatch, bare_model):
+    from tests.github_stub import ISSUE, running_fake_github
+
+    with running_fake_github() as github:
+        monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+        monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+        app = start_app(monkeypatch, bare_model, "")
+        app.switch_page("app_pages/summarize.py").run()
+        urls = ["https://github.com/octo/demo/issues/1", "https://github.com/octo/demo/pull/2", "not a url"]
+        upload = pd.DataFrame({"url": urls, "ticket": [1, 2, 3]}).to_csv(index=False).encode()
+        app.file_uploader(key="batch_upload").set_value(("links.csv", upload, "text/csv")).run()
+        assert_clean(app, "url upload")
+        app.button(key="summarize_file").click().run()
+        assert_clean(app, "url batch")
+    assert "Wrote titles for 2 of 3 rows" in texts(app.success)
+    table = app.dataframe[0].value
+    assert table["github_title"].tolist()[0] == ISSUE["title"] and table["ticket"].tolist() == ["1", "2", "3"]
+    assert table["predicted_title"].tolist()[2] == "" and "not a GitHub issue URL" in table["problem"].tolist()[2]
+    assert len(github.requests) == 2  # The bad URL was never sent.

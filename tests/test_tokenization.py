@@ -4,7 +4,7 @@ import pytest
 
 from issue_summarizer.cleaning import CleaningOptions
 from issue_summarizer.tokenization import clean_and_tokenize, clean_and_tokenize_one, tokenize
-from tests.conftest import SHARED_CORPUS, make_rows
+from tests.conftest import SHARED_CORPUS, has_shared_corpus, make_rows
 
 
 def test_tokenizes_identifiers_as_whole_tokens():
@@ -25,7 +25,7 @@ def test_prefix_window_gives_the_same_tokens_as_the_whole_text():
             )
 
 
-@pytest.mark.skipif(not SHARED_CORPUS.exists(), reason="needs ../shared/data")
+@pytest.mark.skipif(not has_shared_corpus(), reason="needs the corpus ../shared/data/github_issues.jsonl.gz")
 def test_prefix_window_matches_whole_text_on_real_bodies():
     import gzip
     import itertools
