@@ -5,6 +5,7 @@ import streamlit as st
 from issue_summarizer import app_state
 from issue_summarizer.charts import training_curves_chart
 from issue_summarizer.model_card import (
+    QUALITY_COLUMNS,
     configuration_table,
     decoding_description,
     history_frame,
@@ -78,7 +79,10 @@ with app_state.friendly_errors("reading the model directory"):
             "repositories that no model saw, scored in one run by "
             f"`{card.quality.get('command', 'bench/quality.py')}`. Titles and references are compared cleaned "
             "and tokenized. Copy rate: titles with a word outside the title vocabulary, which only copying from "
-            "the body can write; empty: titles with no words; repeats: titles that use one word at least three times."
+            "the body can write; empty: titles with no words; repeats: titles that use one word at least three times. "
+            "How titles read: the shares with a placeholder such as xxnum, with tokenizer spacing (does n't), "
+            "starting with a tag such as [Bug], and cut by the length limit; ROUGE-L against the real titles as "
+            "written, case-sensitive (cased) and not (raw)."
         )
         st.dataframe(
             quality_table(card.quality),
@@ -87,7 +91,8 @@ with app_state.friendly_errors("reading the model directory"):
             column_config={"titles": st.column_config.TextColumn("titles", width="large")}
             | {
                 name: st.column_config.NumberColumn(name, format="%.3f")
-                for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "copy rate", "empty", "repeats a word 3×")
+                for name in QUALITY_COLUMNS.values()
+                if name != "BLEU"
             }
             | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f")},
         )

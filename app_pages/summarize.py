@@ -31,6 +31,12 @@ GENERATE_NOW_KEY = "generate_now"
 RESULT_KEY = "summary_result"
 GENERATION_KEY = "generation"
 BATCH_ROWS = 5000  # An upload is cut to this many rows, so one visitor cannot hold the model for long.
+RESTORATION_NOTE = (
+    "The title shown is restored from the model's tokens: a word the body holds is written as the body "
+    "wrote it (its case, and the number where the model wrote xxnum; where the body holds it more than once, "
+    "the occurrence the model attended to most), tokens are joined as English text (doesn't, f.read()), "
+    "leading tags such as [Bug] are removed, and other placeholders are dropped."
+)
 URL_ROWS = 100  # Issues fetched from GitHub per file: without a token GitHub allows 60 requests an hour.
 PREVIEW_ROWS = 200
 
@@ -83,8 +89,8 @@ def show_attention(explanation) -> None:
     copied = [word for word, was_copied in zip(explanation.title_words, explanation.copied, strict=True) if was_copied]
     hidden = len(explanation.body_tokens) - ATTENTION_TOKENS
     st.caption(
-        "Each row is a word of the best title; darker cells are the body tokens the model attended to "
-        "while writing it. "
+        "Each row is a word of the best title as the model wrote it (before restoration); darker cells are the "
+        "body tokens the model attended to while writing it. "
         + (
             f"Copied from the body (not in the title vocabulary, starred in red): {', '.join(copied)}."
             if copied
@@ -196,9 +202,10 @@ def one_issue_form() -> None:
                         "no_repeat_ngram_size": no_repeat,
                         "length_penalty": length_penalty if beam else 1.0,
                     }
-                    results = summarizer.generate(
+                    titles = summarizer.generate_titles(
                         [checked.text], num_alternatives=alternatives if beam else 1, **settings
                     )[0]
+                    results = [(title.text, title.score) for title in titles]
                     fetched = st.session_state.get(FETCHED_KEY)
                     if fetched and fetched["body"] != body:
                         fetched = None  # The visitor has edited the fetched body: its real title no longer applies.
@@ -206,6 +213,7 @@ def one_issue_form() -> None:
                     st.session_state[RESULT_KEY] = {
                         "body": body,
                         "alternatives": results,
+                        "model_tokens": " ".join(titles[0].tokens),
                         "warnings": checked.warnings,
                         "seconds": time.perf_counter() - started,
                         "decoding": f"beam search, width {beam_width}" if beam else "greedy",
@@ -288,6 +296,9 @@ def one_issue_form() -> None:
                     "Grey: read by the model. Orange: not in the vocabulary, read as one 'rare word' id. "
                     f"Struck through: after the first {config.body_length} tokens, never read."
                 )
+                st.markdown("The model wrote the best title as these tokens:")
+                st.code(result["model_tokens"] or "(none)", language=None, wrap_lines=True)
+                st.caption(RESTORATION_NOTE)
 
 
 with one_issue:

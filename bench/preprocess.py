@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from issue_summarizer.cleaning import CleaningOptions, clean_text  # noqa: E402
 from issue_summarizer.config import SummarizerConfig  # noqa: E402
-from issue_summarizer.prepare import encode_bodies, encode_texts  # noqa: E402
-from issue_summarizer.tokenization import clean_and_tokenize  # noqa: E402
+from issue_summarizer.encoding import encode_bodies, encode_texts, surface_forms  # noqa: E402
+from issue_summarizer.tokenization import clean_and_tokenize, clean_and_tokenize_one  # noqa: E402
 from issue_summarizer.vocabulary import Vocabulary  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "github_issues.jsonl.gz"
@@ -66,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--surface-rows", type=int, default=5_000, help="bodies for the surface-form cost")
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"error: {args.data}: no such file; pass --data")
@@ -97,6 +98,23 @@ def main() -> None:
     for name, (seconds, _) in results.items():
         print(f"{labels[name]:<38} {seconds:8.2f} {rate[name]:9,.0f}")
     print(f"speed-up: {rate['pipeline'] / rate['baseline']:.1f}x; identical padded rows: {same:.2%}")
+    surface_cost(bodies[: args.surface_rows], config)
+
+
+def surface_cost(bodies: list[str], config: SummarizerConfig) -> None:
+    """What keeping each token's own form costs at inference: one process, as the Summarizer runs."""
+    started = time.perf_counter()
+    tokens = [clean_and_tokenize_one(body, config.cleaning, config.body_length) for body in bodies]
+    tokens_only = time.perf_counter() - started
+    started = time.perf_counter()
+    for body, body_tokens in zip(bodies, tokens, strict=True):
+        surface_forms(body, body_tokens, config.cleaning)
+    surface = time.perf_counter() - started
+    print(
+        f"\nsurface forms, {len(bodies):,} bodies in one process: tokens {len(bodies) / tokens_only:,.0f} bodies/s, "
+        f"surface forms {len(bodies) / surface:,.0f} bodies/s ({surface / tokens_only:.2f}x the tokenizing time; "
+        f"{surface / len(bodies) * 1000:.2f} ms per body)"
+    )
 
 
 if __name__ == "__main__":

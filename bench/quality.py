@@ -3,9 +3,13 @@
     python bench/quality.py [--model model] [--seed-model models/seed] [--data ../shared/data/github_issues.jsonl.gz]
 
 The test split is the default model's (by repository, at most 300 rows per repository), so
-every row comes from a project neither model saw. Prints ROUGE-1/2/L F1, BLEU, the copy rate
-(titles holding a word outside the title vocabulary, which only copying can produce) and the
-shares of empty titles and of titles repeating a word 3 times, then writes the table into
+every row comes from a project neither model saw. Prints ROUGE-1/2/L F1 and BLEU on cleaned,
+tokenized titles, the copy rate (titles holding a word outside the title vocabulary, which only
+copying can produce), the shares of empty titles and of titles repeating a word 3 times, and
+how the titles read to a person: the shares with a placeholder (`xxnum`), with tokenizer spacing
+(`does n't`), starting with a tag (`[Bug]`) and unfinished (cut by the length limit), and
+ROUGE-L against the raw real titles, case-sensitive and not. It then compares the two ways of
+casing the first word (the default model must have `capitalize_titles` false for that), writes the table into
 README.md between the quality markers and, as `quality.json`, into the default model's
 directory, where the app's Overview page reads it.
 """
@@ -22,15 +26,50 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.evaluation import evaluate_frame, select_rows  # noqa: E402
+from issue_summarizer.evaluation import (  # noqa: E402
+    evaluate_frame,
+    rouge_l_as_written,
+    select_rows,
+    surface_measures,
+)
 from issue_summarizer.model_card import decoding_description  # noqa: E402
 from issue_summarizer.splitting import RepositorySplit  # noqa: E402
 from issue_summarizer.summarizer import Summarizer  # noqa: E402
+from issue_summarizer.title_restoration import capitalize_first_word  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
-COLUMNS = ("rouge1", "rouge2", "rougeL", "bleu", "copy_rate", "empty_share", "repeat_share")
+COLUMNS = (
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "bleu",
+    "copy_rate",
+    "empty_share",
+    "repeat_share",
+    "placeholder_share",
+    "spacing_share",
+    "tag_share",
+    "unfinished_share",
+    "rougeL_cased",
+    "rougeL_raw",
+)
+HEADERS = (
+    "ROUGE-1 F1",
+    "ROUGE-2 F1",
+    "ROUGE-L F1",
+    "BLEU",
+    "copy rate",
+    "empty",
+    "repeats a word 3×",
+    "placeholder",
+    "token spacing",
+    "leading tag",
+    "unfinished",
+    "ROUGE-L cased, raw titles",
+    "ROUGE-L raw titles",
+)
 
 
 def _cell(value: float | None, column: str) -> str:
@@ -44,12 +83,29 @@ def table(rows: list[tuple[str, dict]], test_rows: int, repositories: int, comma
         f"Test split: {test_rows:,} issues from {repositories} repositories that no model saw. "
         f"Measured with `{command}`.",
         "",
-        "| titles | ROUGE-1 F1 | ROUGE-2 F1 | ROUGE-L F1 | BLEU | copy rate | empty | repeats a word 3× |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| titles | " + " | ".join(HEADERS) + " |",
+        "|---|" + "---:|" * len(HEADERS),
     ]
     for name, metrics in rows:
         cells = [_cell(metrics.get(column), column) for column in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def casing_comparison(titles: list[str], references: list[str], capitalized: bool) -> str:
+    """Case-sensitive ROUGE-L of the restored titles with and without a capital first letter."""
+    if capitalized:
+        return "(casing comparison skipped: run with a model whose capitalize_titles is false)"
+    scores = {
+        "as generated (copied words in the body's case, generated words lowercase)": rouge_l_as_written(
+            titles, references
+        ),
+        "the same with the first word capitalised": rouge_l_as_written(
+            [capitalize_first_word(title) for title in titles], references
+        ),
+    }
+    lines = ["| casing of the restored titles | ROUGE-L cased, raw titles |", "|---|---:|"]
+    lines += [f"| {name} | {score:.4f} |" for name, score in scores.items()]
     return "\n".join(lines)
 
 
@@ -75,16 +131,24 @@ def main() -> None:
     frame = select_rows(load_issues(args.data), "test", split)
     rows = []
     started = time.perf_counter()
-    metrics, _ = evaluate_frame(default, frame)
-    rows.append(("lead-12 (first 12 words of the cleaned body)", metrics["lead_12"]))
+    real_titles = frame["title"].tolist()
+    rows.append(("real titles (for the surface measures)", surface_measures(real_titles, real_titles, [])))
+    metrics, predictions = evaluate_frame(default, frame)
+    rows.append(
+        ("lead-12 (first 12 words of the cleaned body; surface measures on the body's own words)", metrics["lead_12"])
+    )
     if args.seed_model.exists() and args.seed_model.resolve() != args.model.resolve():
         seed_metrics, _ = evaluate_frame(Summarizer.load(args.seed_model), frame)
         seed_metrics["model"]["copy_rate"] = None  # The seed cannot copy: its titles come from its vocabulary.
-        rows.append((f"seed ({args.seed_model.name}, greedy)", seed_metrics["model"]))
-    label = f"{default.config.name} (`{args.model.name}/`, {decoding_description(metrics)})"
-    rows.append((label, metrics["model"]))
+        rows.append((f"seed ({args.seed_model.name}, greedy, restored)", seed_metrics["model"]))
+    label = f"{default.config.name} (`{args.model.name}/`, {decoding_description(metrics)}"
+    rows.append((f"{label}, the model's tokens)", metrics["model_tokens"]))
+    rows.append((f"{label}, restored: what people read)", metrics["model"]))
+    greedy, _ = evaluate_frame(default, frame, beam_width=1)
+    rows.append((f"{default.config.name} (`{args.model.name}/`, greedy, restored)", greedy["model"]))
+    casing = casing_comparison(predictions["predicted_title"].tolist(), real_titles, default.config.capitalize_titles)
     command = "python bench/quality.py"
-    text = table(rows, len(frame), frame["repo"].nunique(), command)
+    text = table(rows, len(frame), frame["repo"].nunique(), command) + "\n\n" + casing
     print(text)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     if not args.no_readme:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 NUMBER_TOKEN = "xxnum"
 CODE_TOKEN = "xxcode"
 EMAIL_TOKEN = "xxemail"
+# Markers that stand for text the model never sees; none of them may reach a title a person reads.
+PLACEHOLDERS = frozenset({NUMBER_TOKEN, CODE_TOKEN, EMAIL_TOKEN})
 CODE_BLOCK_MODES = ("keep", "marker", "drop")
 
 
@@ -180,11 +182,15 @@ def _strip_template_lines(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not _is_template_line(line))
 
 
-def clean_text(text: str, options: CleaningOptions = CleaningOptions()) -> str:
+def clean_text(text: str, options: CleaningOptions = CleaningOptions(), keep_surface: bool = False) -> str:
     """Return the cleaned form of one issue body or title as a single line of text.
 
     The function is pure and never raises on strings: empty, binary or non-Latin input
     gives a (possibly empty) cleaned string.
+
+    `keep_surface=True` gives the same text as the body wrote it: its case, and its numbers
+    where the model reads `xxnum`, set apart by the same spaces. Its tokens line up one to one
+    with the model's, which is how a title word is written back as the body wrote it.
     """
     if not isinstance(text, str):
         raise TypeError(f"clean_text expects a str, got {type(text).__name__}")
@@ -221,8 +227,8 @@ def clean_text(text: str, options: CleaningOptions = CleaningOptions()) -> str:
     if options.split_brackets:
         text = _ATTACHED_BRACKET.sub(r" \g<0> ", text)
     if options.replace_numbers:
-        text = _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
+        text = _NUMBER.sub(r" \g<0> " if keep_surface else f" {NUMBER_TOKEN} ", text)
     text = _PUNCT_RUN.sub(r"\1", text)
-    if options.lowercase:
+    if options.lowercase and not keep_surface:
         text = text.lower()
     return _SPACES.sub(" ", text).strip()

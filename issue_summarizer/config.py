@@ -43,6 +43,9 @@ class SummarizerConfig:
     title_padding: str = "post"
     title_truncating: str = "post"
     drop_empty_titles: bool = True
+    # Remove leading template tags ("[Bug]", "feat(scope):") from training titles
+    # (`title_tags.strip_title_tags`). Models trained before the rule have it off in config.json.
+    strip_title_tags: bool = True
     # Model.
     embedding_dim: int = 300
     hidden_dim: int = 300
@@ -51,6 +54,9 @@ class SummarizerConfig:
     length_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     min_title_length: int = 0
+    # Whether a title that starts with a word starts with a capital letter; chosen by
+    # case-sensitive ROUGE-L against real titles (`bench/quality.py --casing`).
+    capitalize_titles: bool = False
     # Training.
     learning_rate: float = 1e-3
     batch_size: int = 128

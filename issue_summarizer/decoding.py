@@ -53,6 +53,7 @@ class Hypothesis:
     ids: list[int]
     log_probability: float
     score: float
+    finished: bool = True  # False when the title hit the length limit instead of ending.
 
 
 def _log_probabilities(probabilities: np.ndarray, options: DecodingOptions, length: int) -> np.ndarray:
@@ -121,7 +122,11 @@ def greedy_decode(step: Step, initial_state: np.ndarray, options: DecodingOption
     # A finished title's length counts its <end> token, as in beam search.
     lengths = [len(histories[row]) + int(finished[row]) for row in range(batch)]
     return [
-        [Hypothesis(histories[row], float(totals[row]), _score(totals[row], lengths[row], options))]
+        [
+            Hypothesis(
+                histories[row], float(totals[row]), _score(totals[row], lengths[row], options), bool(finished[row])
+            )
+        ]
         for row in range(batch)
     ]
 
@@ -210,8 +215,11 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
                 total = beam_scores[issue, beam]
                 if total > NEG_INF / 2:
                     history = histories[issue * width + beam]
-                    hypotheses.append(Hypothesis(list(history), total, _score(total, len(history), options)))
-        hypotheses.sort(key=lambda hypothesis: -hypothesis.score)
+                    hypotheses.append(
+                        Hypothesis(list(history), total, _score(total, len(history), options), finished=False)
+                    )
+        # Finished titles come first: the length limit is a safety net, not a way for a title to end.
+        hypotheses.sort(key=lambda hypothesis: (not hypothesis.finished, -hypothesis.score))
         results.append(hypotheses[: options.num_alternatives])
     return results
 

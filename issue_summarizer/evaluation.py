@@ -11,6 +11,7 @@ committed; the app's holdout page reads them.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,14 +19,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from issue_summarizer.cleaning import CleaningOptions
+from issue_summarizer.cleaning import PLACEHOLDERS, CleaningOptions
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS
+from issue_summarizer.detokenization import detokenize
 from issue_summarizer.splitting import RepositorySplit, split_indices
 from issue_summarizer.summarizer import Summarizer
+from issue_summarizer.title_tags import starts_with_tag
 from issue_summarizer.tokenization import clean_and_tokenize
 
 LEAD_WORDS = 12
+_WORD = re.compile(r"\w+")
+_PLACEHOLDER = re.compile(r"\b(?:" + "|".join(sorted(PLACEHOLDERS)) + r")\b|<(?:rare|start|end|pad)>")
+_TOKENIZER_SPACING = re.compile(r"\w (?:n't|'s|'m|'re|'ve|'ll|'d)\b| [.,;:!?)\]}](?:\s|$)|[(\[{] ", re.IGNORECASE)
 PREDICTIONS_BODY_CHARS = 4000
 METRICS_FILE = "metrics.json"
 
@@ -76,6 +82,50 @@ def score_titles(predictions: Sequence[str], references: Sequence[str]) -> tuple
     return metrics, rows
 
 
+class _CaseKeepingTokenizer:
+    """Words and numbers as written, for `rouge-score` (whose own tokenizer lowercases)."""
+
+    @staticmethod
+    def tokenize(text: str) -> list[str]:
+        return _WORD.findall(text)
+
+
+def rouge_l_as_written(predictions: Sequence[str], references: Sequence[str], keep_case: bool = True) -> float:
+    """Mean ROUGE-L F1 on raw text: words and numbers as written, case-sensitive unless `keep_case` is off."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_CaseKeepingTokenizer())
+    if not keep_case:
+        predictions, references = [p.lower() for p in predictions], [r.lower() for r in references]
+    scores = [scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references, strict=True)]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def has_placeholder(title: str) -> bool:
+    """Whether a title shows a placeholder (`xxnum`) or a marker (`<rare>`) that no person wrote."""
+    return _PLACEHOLDER.search(title) is not None
+
+
+def has_tokenizer_spacing(title: str) -> bool:
+    """Whether a title is spaced like tokens: a space before `n't`, `'s` or closing punctuation, or after an
+    opening bracket."""
+    return _TOKENIZER_SPACING.search(title) is not None
+
+
+def surface_measures(titles: Sequence[str], raw_references: Sequence[str], unfinished: Sequence[bool]) -> dict:
+    """How titles read to a person: shares with placeholders, token spacing, a leading tag or an unfinished end,
+    and ROUGE-L against the raw real titles, case-sensitive and not."""
+    count = max(len(titles), 1)
+    return {
+        "placeholder_share": round(sum(map(has_placeholder, titles)) / count, 4),
+        "spacing_share": round(sum(map(has_tokenizer_spacing, titles)) / count, 4),
+        "tag_share": round(sum(map(starts_with_tag, titles)) / count, 4),
+        "unfinished_share": round(sum(unfinished) / count, 4),
+        "rougeL_cased": round(rouge_l_as_written(titles, raw_references), 4),
+        "rougeL_raw": round(rouge_l_as_written(titles, raw_references, keep_case=False), 4),
+    }
+
+
 def title_rouge_l(predicted: str, reference: str, cleaning: CleaningOptions) -> float:
     """ROUGE-L F1 of one generated title against the real one, both cleaned and tokenized as in `evaluate_frame`."""
     predicted_tokens, reference_tokens = clean_and_tokenize([predicted, reference], cleaning)
@@ -105,20 +155,47 @@ def select_rows(loaded: LoadedData, split_name: str, split: RepositorySplit | No
     return frame.iloc[split_indices(frame["repo"].tolist(), split)[split_name]].reset_index(drop=True)
 
 
+def lead_titles_as_written(bodies: Sequence[str], summarizer: Summarizer, words: int = LEAD_WORDS) -> list[str]:
+    """The lead baseline as the body wrote it: its first `words` tokens with their own case, numbers and spacing."""
+    titles = []
+    for body, tokens in zip(bodies, summarizer.tokenize(bodies), strict=True):
+        surface = summarizer.body_surface(body, tokens)[:words]
+        titles.append(detokenize([token.text for token in surface], [token.space_after for token in surface[:-1]]))
+    return titles
+
+
 def evaluate_frame(
     summarizer: Summarizer,
     frame: pd.DataFrame,
     beam_width: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
-    """Generate titles for `frame` and score them and the lead baseline in one run."""
+    """Generate titles for `frame` and score them and the lead baseline in one run.
+
+    The model's titles are scored as people read them (restored: the body's case and numbers,
+    English spacing, no template tags), cleaned and tokenized like the references; `model_tokens`
+    scores the same titles as the model wrote them, to compare the two. Both get the surface
+    measures of `surface_measures`, against the raw real titles.
+    """
     cleaning = summarizer.config.cleaning
-    references = [" ".join(tokens) for tokens in clean_and_tokenize(frame["title"].tolist(), cleaning)]
-    leads = lead_titles(clean_and_tokenize(frame["body"].tolist(), cleaning, max_tokens=LEAD_WORDS))
-    generated = summarizer.summarize(frame["body"].tolist(), beam_width=beam_width, progress=progress)
-    predictions = [title for title, _ in generated]
-    model_metrics, model_rows = score_titles(predictions, references)
+    bodies = frame["body"].tolist()
+    raw_titles = frame["title"].tolist()
+    references = [" ".join(tokens) for tokens in clean_and_tokenize(raw_titles, cleaning)]
+    body_tokens = clean_and_tokenize(bodies, cleaning, max_tokens=LEAD_WORDS + 1)
+    leads = lead_titles(body_tokens)
+    generated = [alternatives[0] for alternatives in summarizer.generate_titles(bodies, beam_width, progress=progress)]
+    predictions = [title.text for title in generated]
+    predicted_tokens = [" ".join(title.tokens) for title in generated]
+    # Restored titles are compared in the references' form: cleaned and tokenized again.
+    cleaned_predictions = [" ".join(tokens) for tokens in clean_and_tokenize(predictions, cleaning)]
+    model_metrics, model_rows = score_titles(cleaned_predictions, references)
+    token_metrics, _ = score_titles(predicted_tokens, references)
     lead_metrics, lead_rows = score_titles(leads, references)
+    model_metrics |= surface_measures(predictions, raw_titles, [not title.finished for title in generated])
+    token_metrics |= surface_measures(predicted_tokens, raw_titles, [not title.finished for title in generated])
+    lead_metrics |= surface_measures(
+        lead_titles_as_written(bodies, summarizer), raw_titles, [len(tokens) > LEAD_WORDS for tokens in body_tokens]
+    )
     table = pd.DataFrame(
         {
             "repo": frame["repo"].to_numpy(),
@@ -126,16 +203,19 @@ def evaluate_frame(
             "body": frame["body"].str.slice(0, PREDICTIONS_BODY_CHARS).to_numpy(),
             "reference": references,
             "predicted_title": predictions,
-            "score": [score for _, score in generated],
+            "predicted_tokens": predicted_tokens,
+            "score": [title.score for title in generated],
             "lead": leads,
             "rougeL": model_rows["rougeL"].round(4).to_numpy(),
             "lead_rougeL": lead_rows["rougeL"].round(4).to_numpy(),
         }
     )
-    model_metrics["copy_rate"] = round(copy_rate(predictions, summarizer.title_vocabulary), 4)
+    model_metrics["copy_rate"] = round(copy_rate(predicted_tokens, summarizer.title_vocabulary), 4)
+    token_metrics["copy_rate"] = model_metrics["copy_rate"]
     options = summarizer.decoding_options(beam_width, None)
     metrics = {
         "model": model_metrics,
+        "model_tokens": token_metrics,
         f"lead_{LEAD_WORDS}": lead_metrics,
         "decoding": {name: getattr(options, name) for name in TUNED_SETTINGS},
     }

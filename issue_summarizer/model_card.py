@@ -157,6 +157,12 @@ QUALITY_COLUMNS = {
     "copy_rate": "copy rate",
     "empty_share": "empty",
     "repeat_share": "repeats a word 3×",
+    "placeholder_share": "placeholder",
+    "spacing_share": "token spacing",
+    "tag_share": "leading tag",
+    "unfinished_share": "unfinished",
+    "rougeL_cased": "ROUGE-L cased",
+    "rougeL_raw": "ROUGE-L raw",
 }
 
 

@@ -18,11 +18,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from issue_summarizer.config import SummarizerConfig
-from issue_summarizer.copying import extend_body, extend_title
 from issue_summarizer.data_loading import LoadedData
+from issue_summarizer.encoding import encode_bodies, encode_for_copying, encode_titles
 from issue_summarizer.length_stats import DEFAULT_COVERAGE, LengthHistogram, save_length_stats
-from issue_summarizer.padding import pad_sequences
 from issue_summarizer.splitting import RepositorySplit, split_indices, split_repositories
+from issue_summarizer.title_tags import strip_title_tags
 from issue_summarizer.tokenization import clean_and_tokenize
 from issue_summarizer.vocabulary import Vocabulary
 
@@ -45,49 +45,6 @@ class PreparedData:
     histograms: dict[str, LengthHistogram]
     split: RepositorySplit
     provenance: dict = field(default_factory=dict)
-
-
-def pad_bodies(ids: list[list[int]], config: SummarizerConfig) -> np.ndarray:
-    return pad_sequences(ids, config.body_length, padding=config.body_padding, truncating=config.body_truncating)
-
-
-def encode_bodies(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
-    return pad_bodies([vocabulary.encode(document) for document in tokens], config)
-
-
-def encode_texts(
-    texts: list[str], vocabulary: Vocabulary, config: SummarizerConfig, workers: int | None = None
-) -> np.ndarray:
-    """Raw bodies to padded ids in one pass: clean, tokenize and encode run in the worker processes."""
-    ids = clean_and_tokenize(
-        texts, config.cleaning, max_tokens=config.body_length, workers=workers, transform=vocabulary.encode
-    )
-    return pad_bodies(ids, config)
-
-
-def pad_titles(encoded: list[list[int]], config: SummarizerConfig) -> np.ndarray:
-    # Truncation keeps the end marker: a title cut short must still teach the model to stop.
-    length = config.title_length
-    encoded = [ids[: length - 1] + ids[-1:] if len(ids) > length else ids for ids in encoded]
-    return pad_sequences(encoded, length, padding=config.title_padding, truncating=config.title_truncating)
-
-
-def encode_titles(tokens: list[list[str]], vocabulary: Vocabulary, config: SummarizerConfig) -> np.ndarray:
-    return pad_titles([vocabulary.encode(document) for document in tokens], config)
-
-
-def encode_for_copying(
-    body_tokens: list[list[str]], title_tokens: list[list[str]] | None, vocabulary: Vocabulary, config: SummarizerConfig
-) -> tuple[np.ndarray, np.ndarray | None, list[list[str]]]:
-    """Copy ids of bodies (aligned with their padded ids), extended title ids, and each body's unknown words."""
-    copy_ids, unknown_words = (
-        zip(*(extend_body(tokens, vocabulary) for tokens in body_tokens), strict=True) if body_tokens else ((), ())
-    )
-    titles = None
-    if title_tokens is not None:
-        extended = [extend_title(t, vocabulary, u) for t, u in zip(title_tokens, unknown_words, strict=True)]
-        titles = pad_titles(extended, config)
-    return pad_bodies(list(copy_ids), config), titles, list(unknown_words)
 
 
 @dataclass
@@ -215,6 +172,10 @@ def prepare(
 
     bodies = frame["body"].to_numpy()[used].tolist()
     titles = frame["title"].to_numpy()[used].tolist()
+    if config.strip_title_tags:
+        # "[Bug]" or "fix(types):" says what kind of report it is, not what it is about; a model
+        # that learns them stamps them on every title.
+        titles = [strip_title_tags(title) for title in titles]
     bar, update = _progress(len(used) * 2, "clean and tokenize", show_progress)
     with bar:
         title_tokens = clean_and_tokenize(titles, config.cleaning, workers=workers, progress=update)

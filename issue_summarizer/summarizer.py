@@ -23,8 +23,10 @@ import numpy as np
 from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
 from issue_summarizer.copying import to_decoder_input, words_from_ids
 from issue_summarizer.decoding import DecodingOptions, Hypothesis, decode
+from issue_summarizer.encoding import SurfaceToken, encode_bodies, encode_for_copying, surface_forms
 from issue_summarizer.input_checks import check_body
-from issue_summarizer.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE, encode_bodies, encode_for_copying
+from issue_summarizer.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE
+from issue_summarizer.title_restoration import restore_title
 from issue_summarizer.tokenization import clean_and_tokenize
 from issue_summarizer.vocabulary import RARE_ID, START_ID, Vocabulary
 
@@ -45,6 +47,16 @@ class PreparedBatch:
 
 
 @dataclass
+class GeneratedTitle:
+    """One generated title: as a person reads it (`text`) and as the model wrote it (`tokens`)."""
+
+    text: str
+    tokens: list[str]
+    score: float
+    finished: bool  # False when it hit the length limit instead of ending.
+
+
+@dataclass
 class Explanation:
     """A title with what the model looked at: `attention[i, j]` is title word i's weight on body token j."""
 
@@ -53,6 +65,7 @@ class Explanation:
     score: float
     attention: np.ndarray | None
     copied: list[bool]
+    title: str = ""  # The restored title a person reads.
 
 
 @dataclass
@@ -209,6 +222,64 @@ class Summarizer:
     def title_text(self, ids: Sequence[int], unknown_words: Sequence[str] = (), show_rare: bool = False) -> str:
         return " ".join(self.title_words(ids, unknown_words, show_rare))
 
+    def _attention(self, batch: PreparedBatch, rows: Sequence[int], titles: Sequence[Sequence[int]]) -> np.ndarray:
+        """Attention of each title (extended ids) over its body's padded positions: one teacher-forced pass."""
+        length = max((len(ids) for ids in titles), default=0) + 1
+        title_input = np.zeros((len(titles), length), dtype=np.int32)
+        for row, ids in enumerate(titles):
+            title_input[row, : len(ids) + 1] = [START_ID, *ids]
+        title_input = to_decoder_input(title_input, len(self.title_vocabulary))
+        rows = np.asarray(rows)
+        with self._lock:
+            weights = self.attention_map([batch.body_ids[rows], batch.copy_ids[rows], title_input])
+        return np.asarray(weights)
+
+    def body_surface(self, text: str, tokens: list[str]) -> list[SurfaceToken]:
+        """How the body wrote each token the model reads (case, numbers, spacing)."""
+        return surface_forms(text, tokens, self.config.cleaning)
+
+    def generate_titles(
+        self,
+        texts: Sequence[str],
+        beam_width: int | None = None,
+        max_length: int | None = None,
+        batch_size: int = 256,
+        progress: Callable[[int], None] | None = None,
+        **settings,
+    ) -> list[list[GeneratedTitle]]:
+        """All alternatives (`num_alternatives`, best first) for each text, restored and as tokens.
+
+        Settings left out (beam width, length penalty, n-gram blocking, minimum length) take
+        the model's defaults, which `python -m issue_summarizer tune` chose on validation data.
+        """
+        options = self.decoding_options(beam_width, max_length, **settings)
+        texts = [check_body(text).text for text in texts]
+        tokens = self.tokenize(texts)
+        results = []
+        for start in range(0, len(texts), batch_size):
+            batch_tokens = tokens[start : start + batch_size]
+            batch = self.prepare_batch(batch_tokens)
+            decoded = self.decode_batch(batch, options)
+            pairs = [(row, hypothesis) for row, hypotheses in enumerate(decoded) for hypothesis in hypotheses]
+            weights = None
+            if self.uses_attention and pairs:
+                weights = self._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
+            surfaces = [self.body_surface(text, body) for text, body in zip(texts[start:], batch_tokens, strict=False)]
+            titles: list[list[GeneratedTitle]] = [[] for _ in decoded]
+            for index, (row, hypothesis) in enumerate(pairs):
+                body = batch_tokens[row]
+                words = self.title_words(hypothesis.ids, batch.unknown_words[row])
+                # Bodies are padded in front: the last len(body) positions hold the body's tokens.
+                attention = None if weights is None else weights[index, :, self.config.body_length - len(body) :]
+                text = restore_title(
+                    words, body, surfaces[row], attention, hypothesis.finished, self.config.capitalize_titles
+                )
+                titles[row].append(GeneratedTitle(text, words, float(hypothesis.score), hypothesis.finished))
+            results.extend(titles)
+            if progress:
+                progress(len(batch.body_ids))
+        return results
+
     def generate(
         self,
         texts: Sequence[str],
@@ -216,43 +287,31 @@ class Summarizer:
         max_length: int | None = None,
         batch_size: int = 256,
         progress: Callable[[int], None] | None = None,
-        show_rare: bool = False,
         **settings,
     ) -> list[list[tuple[str, float]]]:
-        """All alternatives (`num_alternatives`, best first) for each text as (title, score).
-
-        Settings left out (beam width, length penalty, n-gram blocking, minimum length) take
-        the model's defaults, which `python -m issue_summarizer tune` chose on validation data.
-        """
-        options = self.decoding_options(beam_width, max_length, allow_rare=show_rare, **settings)
-        texts = [check_body(text).text for text in texts]
-        tokens = self.tokenize(texts)
-        results = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.prepare_batch(tokens[start : start + batch_size])
-            for hypotheses, unknown in zip(self.decode_batch(batch, options), batch.unknown_words, strict=True):
-                results.append([(self.title_text(h.ids, unknown, show_rare), float(h.score)) for h in hypotheses])
-            if progress:
-                progress(len(batch.body_ids))
-        return results
+        """All alternatives (`num_alternatives`, best first) for each text as (restored title, score)."""
+        generated = self.generate_titles(texts, beam_width, max_length, batch_size, progress, **settings)
+        return [[(title.text, title.score) for title in alternatives] for alternatives in generated]
 
     def explain(self, text: str, beam_width: int | None = None, **settings) -> Explanation:
         """The best title for `text` with, for the attention model, the attention of each title
         word over the body tokens and which title words were copied from the body."""
-        tokens = self.tokenize([check_body(text).text])
+        text = check_body(text).text
+        tokens = self.tokenize([text])
         batch = self.prepare_batch(tokens)
         options = self.decoding_options(beam_width, settings.pop("max_length", None), **settings)
         best = self.decode_batch(batch, options)[0][0]
         words = self.title_words(best.ids, batch.unknown_words[0])
-        if not self.uses_attention or not best.ids:
-            return Explanation(tokens[0], words, float(best.score), None, [False] * len(words))
-        title_input = to_decoder_input([[START_ID, *best.ids]], len(self.title_vocabulary))
-        with self._lock:
-            weights = np.asarray(self.attention_map([batch.body_ids, batch.copy_ids, title_input]))[0]
-        # Bodies are padded in front: the last len(tokens) positions hold the body's tokens.
-        weights = weights[:, self.config.body_length - len(tokens[0]) :]
+        surface = self.body_surface(text, tokens[0])
+        weights = None
+        if self.uses_attention and best.ids:
+            # Bodies are padded in front: the last len(tokens) positions hold the body's tokens.
+            weights = self._attention(batch, [0], [best.ids])[0][:, self.config.body_length - len(tokens[0]) :]
+        title = restore_title(words, tokens[0], surface, weights, best.finished, self.config.capitalize_titles)
         copied = [token_id >= len(self.title_vocabulary) for token_id in best.ids]
-        return Explanation(tokens[0], words, float(best.score), weights, copied)
+        if weights is None:
+            copied = [False] * len(words)
+        return Explanation(tokens[0], words, float(best.score), weights, copied, title)
 
     def summarize(self, texts: Sequence[str], beam_width: int | None = None, **settings) -> list[tuple[str, float]]:
         """The best title and its score (mean log-probability per token) for each text."""

@@ -12,6 +12,7 @@ tokens, and gives the same tokens as processing the whole body.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import re
@@ -53,6 +54,14 @@ def tokenize(text: str) -> list[str]:
     return [text[start : start + length] for start, length in offsets]
 
 
+def tokenize_with_spaces(text: str) -> tuple[list[str], list[bool]]:
+    """The tokens of cleaned text and, for each, whether a space follows it in the text."""
+    from spacy.attrs import IDX, LENGTH, SPACY
+
+    offsets = _tokenizer()(text).to_array([IDX, LENGTH, SPACY]).tolist()
+    return [text[start : start + length] for start, length, _ in offsets], [bool(space) for _, _, space in offsets]
+
+
 def _cut_at_line_end(text: str, limit: int) -> tuple[str, bool]:
     """The text up to the first line break at or after `limit`, and whether it was cut.
 
@@ -67,12 +76,13 @@ def _cut_at_line_end(text: str, limit: int) -> tuple[str, bool]:
     return text[:cut], True
 
 
-def _tokenize_prefix(cleaned: str, needed: int) -> list[str]:
+def _tokenize_prefix(cleaned: str, needed: int, spaces: list[bool] | None = None) -> list[str]:
     """At least `needed` tokens from the start of `cleaned` (all of them when it is shorter).
 
     Words are tokenized in rounds. A word yields one token or more, so a round of `needed - have`
     words always finishes; the first round takes fewer, because the average word yields about
     1.3 tokens and tokenizing words that are then cut off is the single largest cost here.
+    With `spaces`, it is filled with whether a space follows each token.
     """
     words = cleaned.split(" ", needed)
     tokens: list[str] = []
@@ -82,7 +92,14 @@ def _tokenize_prefix(cleaned: str, needed: int) -> list[str]:
         if start + take >= len(words) and len(words) > needed:
             # The last element of the split holds the rest of the text, unsplit.
             words = words[:-1] + words[-1].split(" ", needed)
-        tokens.extend(tokenize(" ".join(words[start : start + take])))
+        piece = " ".join(words[start : start + take])
+        if spaces is None:
+            tokens.extend(tokenize(piece))
+        else:
+            piece_tokens, piece_spaces = tokenize_with_spaces(piece)
+            tokens.extend(piece_tokens)
+            # Rounds are cut at spaces, so each round's last token is followed by one.
+            spaces.extend(piece_spaces[:-1] + [True] if piece_spaces else [])
         start += take
         take = needed - len(tokens)
     return tokens
@@ -110,11 +127,53 @@ def clean_and_tokenize_one(text: str, options: CleaningOptions, max_tokens: int 
     """Clean and tokenize one text; with `max_tokens`, return only its first `max_tokens` tokens."""
     if max_tokens is None:
         return tokenize(clean_text(text, options))
+    return _windowed(text, options, max_tokens, None)
+
+
+def surface_tokens_one(
+    text: str, options: CleaningOptions, max_tokens: int | None = None
+) -> tuple[list[str], list[bool]]:
+    """The same tokens as `clean_and_tokenize_one`, as the text wrote them (case and numbers kept),
+    with whether a space follows each one."""
+    if max_tokens is None:
+        tokens, spaces = tokenize_with_spaces(clean_text(text, options, keep_surface=True))
+        return tokens, _spaces_as_written(tokens, spaces, text, options)
+    spaces: list[bool] = []
+    tokens = _windowed(text, options, max_tokens, spaces)
+    return tokens, _spaces_as_written(tokens, spaces[: len(tokens)], text, options)
+
+
+def _spaces_as_written(tokens: list[str], spaces: list[bool], text: str, options: CleaningOptions) -> list[bool]:
+    """Which tokens a space follows in the cleaned text before the number and bracket rules set tokens apart.
+
+    The number rule puts spaces around every number it marks, so that "64-bit" reads as a number
+    and "-bit"; the body wrote no space there, and a title copying both should not add one.
+    """
+    if not options.replace_numbers and not options.split_brackets:
+        return spaces
+    written = clean_text(
+        text, dataclasses.replace(options, replace_numbers=False, split_brackets=False), keep_surface=True
+    )
+    result = list(spaces)
+    cursor = 0
+    for index, token in enumerate(tokens):
+        found = written.find(token, cursor)
+        if found < 0:
+            break  # The two cleanings differ here (rare); keep the tokenizer's spacing from here on.
+        cursor = found + len(token)
+        result[index] = cursor >= len(written) or written[cursor] == " "
+    return result
+
+
+def _windowed(text: str, options: CleaningOptions, max_tokens: int, spaces: list[bool] | None) -> list[str]:
+    """The first `max_tokens` tokens, cleaning only a window of the text that is widened until it holds them."""
     needed = max_tokens + SAFETY_TOKENS
     budget = needed * RAW_CHARS_PER_TOKEN
     while True:
         raw, raw_was_cut = _cut_at_line_end(text, _prose_window_end(text, budget))
-        tokens = _tokenize_prefix(clean_text(raw, options), needed)
+        if spaces is not None:
+            spaces.clear()
+        tokens = _tokenize_prefix(clean_text(raw, options, keep_surface=spaces is not None), needed, spaces)
         if len(tokens) >= needed or not raw_was_cut:
             return tokens[:max_tokens]
         budget *= 4

@@ -71,8 +71,12 @@ def test_ngram_blocking_prevents_repeats(width):
         probabilities[:, 5] = 0.9  # The model always wants the same word.
         return probabilities, state
 
-    repeated = decode(repeating_step, states(2), DecodingOptions(beam_width=width, max_length=6))[0][0].ids
-    assert repeated.count(5) == 6
+    repeated = decode(repeating_step, states(2), DecodingOptions(beam_width=width, max_length=6))[0][0]
+    if width == 1:
+        assert repeated.ids.count(5) == 6 and not repeated.finished
+    else:
+        # Beam search prefers a title that ended to one that ran into the length limit.
+        assert repeated.finished
     for size in (1, 2):
         ids = decode(
             repeating_step, states(2), DecodingOptions(beam_width=width, max_length=6, no_repeat_ngram_size=size)
@@ -84,8 +88,8 @@ def test_ngram_blocking_prevents_repeats(width):
 def test_alternatives_are_sorted_and_distinct():
     options = DecodingOptions(beam_width=5, max_length=6, num_alternatives=3)
     for hypotheses in beam_search(random_step(), states(), options):
-        scores = [hypothesis.score for hypothesis in hypotheses]
-        assert scores == sorted(scores, reverse=True)
+        keys = [(not hypothesis.finished, -hypothesis.score) for hypothesis in hypotheses]
+        assert keys == sorted(keys)
         assert len({tuple(hypothesis.ids) for hypothesis in hypotheses}) == len(hypotheses)
 
 
@@ -96,3 +100,22 @@ def test_bad_options():
         DecodingOptions(min_length=5, max_length=3)
     with pytest.raises(ValueError):
         DecodingOptions(beam_width=2, num_alternatives=3)
+
+
+def test_a_title_cut_by_the_length_limit_is_never_preferred_to_a_finished_one():
+    def step(previous_ids, state):
+        # Word 5 is always likelier than ending, so the best-scoring title never ends by itself,
+        # while ending after the first word is only slightly less likely.
+        probabilities = np.full((len(previous_ids), VOCABULARY), 0.001)
+        probabilities[:, 5] = 0.5
+        probabilities[:, END_ID] = 0.45
+        return probabilities, state
+
+    for width in (2, 4):
+        options = DecodingOptions(beam_width=width, max_length=4, num_alternatives=2)
+        hypotheses = beam_search(step, states(3), options)[0]
+        assert hypotheses[0].finished
+        finished = [hypothesis.finished for hypothesis in hypotheses]
+        assert finished == sorted(finished, reverse=True)  # Every finished title before any cut one.
+    greedy = greedy_decode(step, states(1), DecodingOptions(max_length=4))[0][0]
+    assert greedy.ids == [5, 5, 5, 5] and not greedy.finished  # Greedy reports it; restoration trims it.

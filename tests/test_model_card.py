@@ -144,6 +144,12 @@ def test_quality_file_is_read_and_its_labels_lose_markdown(model_directory):
         "copy rate",
         "empty",
         "repeats a word 3×",
+        "placeholder",
+        "token spacing",
+        "leading tag",
+        "unfinished",
+        "ROUGE-L cased",
+        "ROUGE-L raw",
     ]
     assert table["copy rate"].tolist()[2] == 0.55 and pd.isna(table.loc[0, "copy rate"])
     assert table.loc[0, "repeats a word 3×"] == 0.05
