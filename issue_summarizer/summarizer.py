@@ -119,6 +119,13 @@ class Summarizer:
             memory_spec = tf.TensorSpec((None, config.body_length, 2 * config.hidden_dim), tf.float32)
             step_specs += [memory_spec, body_spec, body_spec]
             self.attention_map = build_attention_map(model, config)
+            # Called for every generated title (its words take the form of the most-attended body
+            # token), so it is compiled once, for any batch size and title length.
+            title_spec = tf.TensorSpec((None, None), tf.int32)
+            self._attention_graph = tf.function(
+                lambda body, copy, title: self.attention_map([body, copy, title], training=False),
+                input_signature=[body_spec, body_spec, title_spec],
+            )
         self._step_graph = tf.function(
             lambda *inputs: self.decoder_step(list(inputs), training=False), input_signature=step_specs
         )
@@ -231,7 +238,7 @@ class Summarizer:
         title_input = to_decoder_input(title_input, len(self.title_vocabulary))
         rows = np.asarray(rows)
         with self._lock:
-            weights = self.attention_map([batch.body_ids[rows], batch.copy_ids[rows], title_input])
+            weights = self._attention_graph(batch.body_ids[rows], batch.copy_ids[rows], title_input)
         return np.asarray(weights)
 
     def body_surface(self, text: str, tokens: list[str]) -> list[SurfaceToken]:
