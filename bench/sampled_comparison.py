@@ -9,6 +9,7 @@ comes from a project that no arm saw.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -86,10 +87,13 @@ def train_and_score(
     test_tokens: list[list[str]],
     references: list[str],
     to_words: Callable[[list[str]], list[str]] = list,
+    latency_bodies: Sequence[str] = (),
 ) -> dict:
     """Train one arm with the library's training code, title the test rows greedily and score them.
 
-    `to_words` turns the decoded tokens of one title into the words that are scored.
+    `to_words` turns the decoded tokens of one title into the words that are scored. With
+    `latency_bodies`, the median time to title each of them alone (greedy, text in and title
+    out, after one warm-up title) is reported too.
     """
     from issue_summarizer.summarizer import Summarizer
     from issue_summarizer.training import train_model
@@ -109,6 +113,15 @@ def train_and_score(
             predictions.append(" ".join(to_words(summarizer.title_words(ids, unknown))))
     metrics, _ = score_titles(predictions, references)
     body_known = body_vocabulary.coverage(test_tokens)
+    latency_ms = None
+    if latency_bodies:
+        summarizer.summarize([latency_bodies[0]], beam_width=1)
+        timings = []
+        for body in latency_bodies:
+            started = time.perf_counter()
+            summarizer.summarize([body], beam_width=1)
+            timings.append(time.perf_counter() - started)
+        latency_ms = float(np.median(timings) * 1000)
     return {
         "arm": arm,
         "body_length": config.body_length,
@@ -118,6 +131,8 @@ def train_and_score(
         "body_known": body_known,
         "train_rows": len(arrays["train_titles"]),
         "seconds": result.seconds,
+        "samples_per_second": result.samples_per_second,
+        "latency_ms": latency_ms,
         "epochs_run": result.epochs_run,
         "copied": float(np.mean(copied)) if copied else 0.0,
         **metrics,
