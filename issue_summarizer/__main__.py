@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="override the configuration's length bucketing (N similar-length batch shapes; 0 is off)",
     )
+    train.add_argument("--body-length", type=int, help="override the configuration's body window, in tokens")
     train.add_argument("--patience", type=int, help="override the configuration's early-stopping patience")
     train.add_argument(
         "--learning-rate-decay",

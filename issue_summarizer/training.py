@@ -218,6 +218,7 @@ def _config_from_args(args) -> SummarizerConfig:
         "batch_size": args.batch_size,
         "precision": args.precision,
         "length_buckets": args.length_buckets,
+        "body_length": args.body_length,
         "patience": args.patience,
         "learning_rate_decay": args.learning_rate_decay,
     }
