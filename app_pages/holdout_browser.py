@@ -14,6 +14,7 @@ from issue_summarizer.holdout import (
     sort_predictions,
     summary_metrics,
 )
+from issue_summarizer.text_display import escape_markdown
 
 UPLOAD_ROWS = 2000  # Uploads are cut to this many rows so an evaluation takes seconds, not minutes.
 ROW_KEY = "holdout_row:{identity}"  # One chosen row per source, so switching sources never shows a stale row.
@@ -73,7 +74,7 @@ def from_upload() -> app_state.HoldoutIssues | None:
         return None
     loaded, identity = app_state.read_uploaded_file(uploaded, require_title=True)
     for problem in loaded.problems:
-        st.caption(problem)
+        st.caption(escape_markdown(problem))
     key = f"holdout_upload:{identity}"
     if key not in st.session_state:
         rows = evaluation_rows(data_sources.usable_rows(loaded.frame), UPLOAD_ROWS)

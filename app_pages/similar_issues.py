@@ -51,7 +51,7 @@ with app_state.friendly_errors("preparing the issues to map"):
 
     with st.status(f"Mapping {len(sample):,} issues from {label}…", expanded=True) as status:
         st.write(f"Embedding {len(sample):,} bodies with the encoder…")
-        vectors = app_state.embeddings(identity, sample["body"].tolist())
+        vectors = app_state.embeddings(identity, sample["body"].tolist(), persist=source == "Test split")
         st.write(
             "Fitting the UMAP projection. In a fresh process UMAP first compiles its numba code, which takes "
             "20 to 60 seconds; later maps reuse it and take a few seconds."

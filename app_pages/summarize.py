@@ -13,9 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from issue_summarizer import app_state, data_sources
-from issue_summarizer.batch import fetch_bodies, summarize_frame, url_column
+from issue_summarizer.batch import fetch_bodies, summarize_frame
 from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart
-from issue_summarizer.data_loading import DataLoadError
 from issue_summarizer.evaluation import title_rouge_l
 from issue_summarizer.examples import EXAMPLE_ISSUES
 from issue_summarizer.github_issues import GitHubError, fetch_issue_by_url
@@ -53,7 +52,7 @@ def fetch_from_url() -> None:
     """Fetch the issue whose URL was pasted, put its body in the text area and ask for a title at once."""
     st.session_state.pop(FETCH_ERROR_KEY, None)
     try:
-        issue = fetch_issue_by_url(st.session_state.get(URL_KEY, ""))
+        issue = fetch_issue_by_url(st.session_state.get(URL_KEY, ""), app_state.github_settings())
     except GitHubError as error:
         st.session_state[FETCH_ERROR_KEY] = str(error)
         return
@@ -92,7 +91,7 @@ def show_attention(explanation) -> None:
         "Each row is a word of the best title as the model wrote it (before restoration); darker cells are the "
         "body tokens the model attended to while writing it. "
         + (
-            f"Copied from the body (not in the title vocabulary, starred in red): {', '.join(copied)}."
+            f"Copied from the body (not in the title vocabulary, starred in red): {escape_markdown(', '.join(copied))}."
             if copied
             else "No title word was copied from outside the title vocabulary."
         )
@@ -169,7 +168,8 @@ def one_issue_form() -> None:
             )
             fetch_column.button("Fetch and title", key="fetch_issue", on_click=fetch_from_url, width="stretch")
             if FETCH_ERROR_KEY in st.session_state:
-                st.error(st.session_state[FETCH_ERROR_KEY], icon=":material/link_off:")
+                # The message may quote the issue's title, which a stranger wrote.
+                st.error(escape_markdown(st.session_state[FETCH_ERROR_KEY]), icon=":material/link_off:")
             st.selectbox(
                 "Start from an example",
                 list(EXAMPLE_ISSUES),
@@ -317,17 +317,8 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
     if uploaded is not None:
         data = uploaded.getvalue()
         identity = data_sources.content_identity(data)
-        links = None
-        try:
-            loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False, drop_bad_rows=False)
-            rows, columns = loaded.frame, loaded.source_columns
-        except DataLoadError:
-            # No body column: the file may list issue URLs instead.
-            rows = data_sources.read_upload_table(uploaded.name, data)
-            columns = [str(column) for column in rows.columns]
-            links = url_column(columns)
-            if links is None:
-                raise
+        loaded, links = app_state.load_titling_upload(uploaded.name, identity, data)
+        rows, columns = loaded.frame, loaded.source_columns
         limit = URL_ROWS if links else BATCH_ROWS
         if len(rows) > limit:
             st.warning(
@@ -336,7 +327,7 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
                 icon=":material/content_cut:",
             )
             rows = rows.iloc[:limit]
-        st.caption(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(columns)}")
+        st.caption(escape_markdown(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(columns)}"))
         batch_beam = st.slider("Beam width", 1, 5, 1, key="batch_beam", help="1 is greedy decoding, the fastest.")
         result_key = f"batch:{identity}:{batch_beam}"
         if st.button(
@@ -347,7 +338,7 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
             extra = ["predicted_title", "title_score", "problem"]
             if links:
                 bar = app_state.ProgressBar(len(rows), "Fetched {done:,} of {total:,} issues from GitHub")
-                rows = fetch_bodies(rows, links, progress=bar)
+                rows = fetch_bodies(rows, links, app_state.github_settings(), progress=bar)
                 bar.clear()
                 extra = ["github_title", *extra]
             bar = app_state.ProgressBar(len(rows), "Summarized {done:,} of {total:,} issues")
@@ -362,7 +353,7 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
                 reasons = finished["problem"].value_counts().head(3)
                 st.error(
                     "No row could be titled. Most common reasons: "
-                    + "; ".join(f"{reason} ({count:,} rows)" for reason, count in reasons.items()),
+                    + "; ".join(f"{escape_markdown(reason)} ({count:,} rows)" for reason, count in reasons.items()),
                     icon=":material/block:",
                 )
             else:

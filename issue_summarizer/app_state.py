@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,11 @@ import pandas as pd
 import streamlit as st
 
 from issue_summarizer import data_sources
+from issue_summarizer.atomic_files import write_atomically
+from issue_summarizer.config import CONFIG_FILE
 from issue_summarizer.data_loading import DataLoadError, LoadedData, load_issues
-from issue_summarizer.deployment import Deployment, write_atomically
+from issue_summarizer.deployment import Deployment
+from issue_summarizer.github_issues import GitHubSettings
 from issue_summarizer.holdout import (
     cached_predictions_path,
     load_cached_predictions,
@@ -117,9 +120,16 @@ def model_directory() -> Path:
     return data_sources.model_directory()
 
 
+# Part of every cached result's key: raise it when the way titles are written changes, so that
+# evaluations cached by an older version are not shown as this one's.
+CACHE_VERSION = 2
+
+
 def model_identity() -> str:
-    """A cache key for the model in use: its directory and its weights file's size and time."""
-    return data_sources.file_identity(model_directory() / MODEL_FILE)
+    """A cache key for the model in use: its weights and configuration files (size and time) and the cache version."""
+    directory = model_directory()
+    files = [data_sources.file_identity(directory / name) for name in (MODEL_FILE, CONFIG_FILE)]
+    return "|".join([*files, f"v{CACHE_VERSION}"])
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
@@ -222,6 +232,20 @@ def load_upload(name: str, identity: str, _data: bytes, require_title: bool, dro
     """An uploaded file as loaded data; the bytes are identified by their hash rather than hashed again."""
     del identity  # Part of the cache key only.
     return data_sources.load_upload(name, _data, require_title=require_title, drop_bad_rows=drop_bad_rows)
+
+
+def github_settings() -> GitHubSettings:
+    """How to reach GitHub. On a shared server the operator's `GITHUB_TOKEN` is not used for
+    visitors' requests, so that no visitor can read the private repositories it opens."""
+    settings = GitHubSettings.from_environment()
+    return replace(settings, token=None) if deployment().shared else settings
+
+
+@st.cache_data(show_spinner="Reading the upload…", max_entries=8)
+def load_titling_upload(name: str, identity: str, _data: bytes) -> tuple[LoadedData, str | None]:
+    """An upload to title (rows with bodies, or with issue URLs), keyed by the hash of its bytes."""
+    del identity  # Part of the cache key only.
+    return data_sources.load_titling_upload(name, _data)
 
 
 def read_uploaded_file(uploaded, require_title: bool, drop_bad_rows: bool = True) -> tuple[LoadedData, str]:
@@ -333,22 +357,35 @@ def explain_missing_data(purpose: str) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def embeddings(identity: str, _bodies: list[str]) -> np.ndarray:
-    """Encoder states of the bodies, also kept in the cache directory so a restarted server reuses them."""
+def embeddings(identity: str, _bodies: list[str], persist: bool = False) -> np.ndarray:
+    """Encoder states of the bodies.
+
+    With `persist` (the test split of a data file, the same for every visitor), they are also
+    kept in the cache directory, so a restarted server reuses them; a visitor's upload is kept
+    in memory only, so uploads cannot fill the server's disk.
+    """
     key = hashlib.sha256(identity.encode()).hexdigest()[:24]
     path = deployment().cache_directory / "embeddings" / f"{key}.npy"
-    try:
-        vectors = np.load(path, allow_pickle=False)
-        if vectors.shape[0] == len(_bodies):
-            return vectors
-    except (OSError, ValueError):
-        pass  # Not cached yet, or unreadable: compute it again.
+    if persist:
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape[0] == len(_bodies):
+                return vectors
+        except (OSError, ValueError):
+            pass  # Not cached yet, or unreadable: compute it again.
     vectors = current_summarizer().embed(_bodies)
-    try:
-        write_atomically(path, lambda temporary: np.save(temporary.open("wb"), vectors, allow_pickle=False))
-    except OSError:
-        logger.warning("cannot write the embeddings cache", exc_info=True)
+    if persist:
+        try:
+            write_atomically(path, lambda temporary: _save_array(temporary, vectors))
+        except OSError:
+            logger.warning("cannot write the embeddings cache", exc_info=True)
     return vectors
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    # An open file, because `np.save` adds ".npy" to a path that lacks it.
+    with path.open("wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 # The fitted UMAP reducer is a large object with compiled numba functions; it is cached as a

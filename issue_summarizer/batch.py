@@ -20,13 +20,6 @@ from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.summarizer import Summarizer
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
-# A file without a body column may instead hold links to GitHub issues, in one of these columns.
-URL_COLUMNS = ("url", "issue_url", "html_url")
-
-
-def url_column(columns: list[str]) -> str | None:
-    """The column of GitHub issue URLs in a table without bodies, if it has one."""
-    return next((name for name in URL_COLUMNS if name in columns), None)
 
 
 def fetch_bodies(

@@ -136,18 +136,31 @@ def _read_parquet(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     _read_bytes(path, max_bytes)  # Gives the same one-line errors for a missing or too large file.
     try:
         if max_bytes is not None:
-            import pyarrow.parquet as parquet
-
-            # Parquet pages are compressed too: the footer says how large the columns become.
-            metadata = parquet.ParquetFile(path).metadata
-            expanded = sum(metadata.row_group(group).total_byte_size for group in range(metadata.num_row_groups))
-            if expanded > max_bytes:
-                raise _too_large(path, max_bytes, compressed=True)
+            return _read_parquet_capped(path, max_bytes)
         return pd.read_parquet(path)
     except DataLoadError:
         raise
     except Exception as error:  # pyarrow raises many types for a corrupt file.
         raise DataLoadError(f"{path}: not a readable parquet file: {error}") from None
+
+
+def _read_parquet_capped(path: Path, max_bytes: int) -> pd.DataFrame:
+    """Read a parquet file batch by batch, stopping once the decoded columns pass `max_bytes`.
+
+    Compression and dictionary encoding let a small file hold gigabytes of text, and the
+    footer's sizes count the encoded columns, so the decoded batches are what is measured.
+    """
+    import pyarrow as arrow
+    import pyarrow.parquet as parquet
+
+    source = parquet.ParquetFile(path)
+    batches, total = [], 0
+    for batch in source.iter_batches(batch_size=10_000):
+        total += batch.nbytes
+        if total > max_bytes:
+            raise _too_large(path, max_bytes, compressed=True)
+        batches.append(batch)
+    return arrow.Table.from_batches(batches, schema=source.schema_arrow).to_pandas()
 
 
 def read_table(path: str | Path, max_bytes: int | None = None) -> pd.DataFrame:

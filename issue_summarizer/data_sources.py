@@ -118,6 +118,32 @@ def read_upload_table(name: str, data: bytes) -> pd.DataFrame:
     return _read_upload(name, data, lambda path: read_table(path, MAX_UPLOAD_TEXT_BYTES))
 
 
+# A file without a body column may instead hold links to GitHub issues, in one of these columns.
+URL_COLUMNS = ("url", "issue_url", "html_url")
+
+
+def url_column(columns: list[str]) -> str | None:
+    """The column of GitHub issue URLs in a table without bodies, if it has one."""
+    return next((name for name in URL_COLUMNS if name in columns), None)
+
+
+def load_titling_upload(name: str, data: bytes) -> tuple[LoadedData, str | None]:
+    """An upload to write titles for: rows with bodies, or (without a body column) rows with issue URLs.
+
+    Returns the rows, every one kept, and the name of the URL column when the bodies are still
+    to be fetched.
+    """
+    try:
+        return load_upload(name, data, require_title=False, drop_bad_rows=False), None
+    except DataLoadError:
+        table = read_upload_table(name, data)
+        columns = [str(column) for column in table.columns]
+        links = url_column(columns)
+        if links is None:
+            raise
+        return LoadedData(table, name, len(table), source_columns=columns), links
+
+
 def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows whose body the model accepts (`check_body` refuses empty and binary text)."""
     return frame[[_is_usable(body) for body in frame["body"]]]

@@ -21,9 +21,9 @@ Nothing here imports Streamlit, so each rule is a plain function the tests call 
 from __future__ import annotations
 
 import os
+import re
 import sys
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ APPLICATION_NAME = "issue-summarizer"
 _TRUE = {"1", "true", "yes", "on"}
 # Listing a data directory stops here, so a huge directory cannot stall the sidebar.
 MAX_LISTED_FILES = 200
+_ABSOLUTE_PATH = re.compile(r"(^|[\s'\"`(=])(/[^\s'\"`:),]+)")
 
 
 class DataAccessError(DataLoadError):
@@ -104,7 +105,7 @@ class Deployment:
         resolved = candidate.resolve()
         if not resolved.is_relative_to(self.data_directory):
             if requested.is_absolute() and not candidate.is_relative_to(self.data_directory):
-                raise DataAccessError(f"{text}: only files in the demo's data directory can be read.")
+                raise DataAccessError(f"{requested.name}: only files in the demo's data directory can be read.")
             raise DataAccessError(f"{self.relative_name(candidate)}: links to a file outside the data directory.")
         if not resolved.is_file():
             raise DataAccessError(f"{self.relative_name(candidate)}: no such data file in the data directory.")
@@ -152,22 +153,5 @@ class Deployment:
         # Longest first, so that a directory's name does not replace part of a longer path inside it.
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, Path(form).name)
-        return text
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write a file by calling `write` on a temporary file beside it, then renaming it into place.
-
-    A rename within one directory is atomic, so a concurrent reader sees the old file or the
-    new one, never half of one, and two writers end with one complete file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+        # Any other absolute path (a temporary upload, a library file) keeps only its last part.
+        return _ABSOLUTE_PATH.sub(lambda match: match.group(1) + Path(match.group(2)).name, text)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.cleaning import PLACEHOLDERS, CleaningOptions
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS
@@ -27,10 +28,16 @@ from issue_summarizer.splitting import RepositorySplit, split_indices
 from issue_summarizer.summarizer import Summarizer
 from issue_summarizer.title_tags import starts_with_tag
 from issue_summarizer.tokenization import clean_and_tokenize
+from issue_summarizer.vocabulary import END, PAD, RARE, START
 
 LEAD_WORDS = 12
 _WORD = re.compile(r"\w+")
-_PLACEHOLDER = re.compile(r"\b(?:" + "|".join(sorted(PLACEHOLDERS)) + r")\b|<(?:rare|start|end|pad)>")
+_PLACEHOLDER = re.compile(
+    r"\b(?:"
+    + "|".join(sorted(PLACEHOLDERS))
+    + r")\b|"
+    + "|".join(re.escape(marker) for marker in (PAD, RARE, START, END))
+)
 _TOKENIZER_SPACING = re.compile(r"\w (?:n't|'s|'m|'re|'ve|'ll|'d)\b| [.,;:!?)\]}](?:\s|$)|[(\[{] ", re.IGNORECASE)
 PREDICTIONS_BODY_CHARS = 4000
 METRICS_FILE = "metrics.json"
@@ -155,11 +162,13 @@ def select_rows(loaded: LoadedData, split_name: str, split: RepositorySplit | No
     return frame.iloc[split_indices(frame["repo"].tolist(), split)[split_name]].reset_index(drop=True)
 
 
-def lead_titles_as_written(bodies: Sequence[str], summarizer: Summarizer, words: int = LEAD_WORDS) -> list[str]:
+def lead_titles_as_written(
+    bodies: Sequence[str], body_tokens: Sequence[Sequence[str]], summarizer: Summarizer, words: int = LEAD_WORDS
+) -> list[str]:
     """The lead baseline as the body wrote it: its first `words` tokens with their own case, numbers and spacing."""
     titles = []
-    for body, tokens in zip(bodies, summarizer.tokenize(bodies), strict=True):
-        surface = summarizer.body_surface(body, tokens)[:words]
+    for body, tokens in zip(bodies, body_tokens, strict=True):
+        surface = summarizer.body_surface(body, list(tokens[:words]))
         titles.append(detokenize([token.text for token in surface], [token.space_after for token in surface[:-1]]))
     return titles
 
@@ -194,7 +203,9 @@ def evaluate_frame(
     model_metrics |= surface_measures(predictions, raw_titles, [not title.finished for title in generated])
     token_metrics |= surface_measures(predicted_tokens, raw_titles, [not title.finished for title in generated])
     lead_metrics |= surface_measures(
-        lead_titles_as_written(bodies, summarizer), raw_titles, [len(tokens) > LEAD_WORDS for tokens in body_tokens]
+        lead_titles_as_written(bodies, body_tokens, summarizer),
+        raw_titles,
+        [len(tokens) > LEAD_WORDS for tokens in body_tokens],
     )
     table = pd.DataFrame(
         {
@@ -242,8 +253,12 @@ def evaluate_model_directory(
     out = Path(out or model_directory)
     out.mkdir(parents=True, exist_ok=True)
     name = METRICS_FILE if split_name == "test" else f"metrics_{split_name}.json"
-    (out / name).write_text(json.dumps(metrics, indent=1))
-    table.to_json(out / predictions_file(split_name), orient="records", lines=True, compression="gzip")
+    # Atomic, so that the app, which may be reading these files, never sees half of one.
+    write_atomically(out / name, lambda temporary: temporary.write_text(json.dumps(metrics, indent=1)))
+    write_atomically(
+        out / predictions_file(split_name),
+        lambda temporary: table.to_json(temporary, orient="records", lines=True, compression="gzip"),
+    )
     print(format_metrics(metrics))
     print(f"wrote {out / name} and {out / predictions_file(split_name)}")
     return metrics

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.data_loading import DataLoadError, load_issues
-from issue_summarizer.deployment import write_atomically
 from issue_summarizer.evaluation import predictions_file, select_rows
 from issue_summarizer.splitting import RepositorySplit
 

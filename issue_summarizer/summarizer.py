@@ -241,6 +241,12 @@ class Summarizer:
             weights = self._attention_graph(batch.body_ids[rows], batch.copy_ids[rows], title_input)
         return np.asarray(weights)
 
+    def _over_body(self, weights: np.ndarray, count: int) -> np.ndarray:
+        """The attention columns of a body's `count` tokens, wherever padding put them."""
+        if self.config.body_padding == "pre":
+            return weights[:, self.config.body_length - count :]
+        return weights[:, :count]
+
     def body_surface(self, text: str, tokens: list[str]) -> list[SurfaceToken]:
         """How the body wrote each token the model reads (case, numbers, spacing)."""
         return surface_forms(text, tokens, self.config.cleaning)
@@ -276,8 +282,7 @@ class Summarizer:
             for index, (row, hypothesis) in enumerate(pairs):
                 body = batch_tokens[row]
                 words = self.title_words(hypothesis.ids, batch.unknown_words[row])
-                # Bodies are padded in front: the last len(body) positions hold the body's tokens.
-                attention = None if weights is None else weights[index, :, self.config.body_length - len(body) :]
+                attention = None if weights is None else self._over_body(weights[index], len(body))
                 text = restore_title(
                     words, body, surfaces[row], attention, hypothesis.finished, self.config.capitalize_titles
                 )
@@ -312,8 +317,7 @@ class Summarizer:
         surface = self.body_surface(text, tokens[0])
         weights = None
         if self.uses_attention and best.ids:
-            # Bodies are padded in front: the last len(tokens) positions hold the body's tokens.
-            weights = self._attention(batch, [0], [best.ids])[0][:, self.config.body_length - len(tokens[0]) :]
+            weights = self._over_body(self._attention(batch, [0], [best.ids])[0], len(tokens[0]))
         title = restore_title(words, tokens[0], surface, weights, best.finished, self.config.capitalize_titles)
         copied = [token_id >= len(self.title_vocabulary) for token_id in best.ids]
         if weights is None:

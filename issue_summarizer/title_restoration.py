@@ -40,6 +40,7 @@ DANGLING_WORDS = frozenset(
     "before when while if than that which who whose where because since until via vs is are was were be "
     "been being has have had do does did can could should would will may might must not no".split()
 )
+SENTENCE_ENDS = frozenset(".?!")
 DANGLING_PUNCTUATION = frozenset("( [ { < , : ; - / \\ & | = + * ' \"".split())
 
 
@@ -66,6 +67,7 @@ def restore_words(
     for position, token in enumerate(body_tokens):
         positions.setdefault(token, []).append(position)
     restored = []
+    previous = -1  # Without attention, a repeated word or number is taken from after the last one used.
     for index, word in enumerate(words):
         if word in MARKERS:
             continue
@@ -78,7 +80,8 @@ def restore_words(
         if attention is not None and index < len(attention):
             source = max(candidates, key=lambda position: attention[index, position])
         else:
-            source = candidates[0]
+            source = next((position for position in candidates if position > previous), candidates[0])
+        previous = source
         if body_surface[source].text in PLACEHOLDERS:
             continue  # The body's own form could not be recovered for this position.
         restored.append(RestoredWord(body_surface[source].text, source))
@@ -105,12 +108,14 @@ def restore_title(
     if not finished:
         words = trim_unfinished(words)
     restored = restore_words(words, body_tokens, body_surface, attention)
-    # Cleaning sets some characters apart (brackets, inline code), so a space between two body
-    # tokens may be the cleaner's; only the absence of one is certainly the author's.
+    # Cleaning sets some text apart (inline code, a link's domain), so a space between two body
+    # tokens may be the cleaner's; the absence of one is certainly the author's, and so is the
+    # space after a sentence's last mark ("works fine. But").
     spaces: list[bool | None] = []
     for current, following in zip(restored, restored[1:], strict=False):
         consecutive = current.source is not None and following.source == current.source + 1
-        spaces.append(False if consecutive and not body_surface[current.source].space_after else None)
+        written = body_surface[current.source].space_after if consecutive else None
+        spaces.append(written if written is False or (written and current.text in SENTENCE_ENDS) else None)
     title = strip_title_tags(detokenize([word.text for word in restored], spaces))
     return capitalize_first_word(title) if capitalize else title
 

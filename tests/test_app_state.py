@@ -60,3 +60,15 @@ def test_data_path_follows_the_environment_and_the_sidebar(monkeypatch, tmp_path
     assert app.main.markdown[-1].value == f"data='{existing}' usable='{existing}'"
     app.text_input(key="data_path").set_value(str(tmp_path / "missing.csv")).run()
     assert "No such file" in app.sidebar.warning[0].value
+
+
+def test_a_shared_server_does_not_lend_its_github_token_to_visitors(monkeypatch):
+    from issue_summarizer import app_state
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_operator")
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example.com/api/v3")
+    monkeypatch.delenv("ISSUE_SUMMARIZER_SHARED", raising=False)
+    assert app_state.github_settings().token == "ghp_operator"
+    monkeypatch.setenv("ISSUE_SUMMARIZER_SHARED", "1")
+    settings = app_state.github_settings()
+    assert settings.token is None and settings.api_url == "https://ghe.example.com/api/v3"

@@ -123,3 +123,12 @@ def test_an_upload_of_more_text_than_the_cap_is_refused(monkeypatch):
     monkeypatch.setattr(data_sources, "MAX_UPLOAD_TEXT_BYTES", 1_000_000)
     with pytest.raises(DataLoadError, match=r"big.parquet: holds more than 1 MB of text once decompressed"):
         data_sources.load_upload("big.parquet", frame.to_parquet())
+
+
+def test_a_parquet_file_whose_dictionary_hides_gigabytes_is_refused():
+    # One long string repeated: dictionary encoding stores it once, so file and footer are small.
+    frame = pd.DataFrame({"title": ["t"] * 300_000, "body": ["x" * 1_000] * 300_000})
+    data = frame.to_parquet()
+    assert len(data) < 1_000_000
+    with pytest.raises(DataLoadError, match=r"bomb.parquet: holds more than 200 MB of text once decompressed"):
+        data_sources.load_upload("bomb.parquet", data)

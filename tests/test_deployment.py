@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 
+from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.deployment import (
     DataAccessError,
     Deployment,
     default_cache_directory,
     is_shared,
-    write_atomically,
 )
 
 

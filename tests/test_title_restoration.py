@@ -72,7 +72,9 @@ def test_no_placeholder_or_marker_ever_reaches_a_title():
     tokens, surface = body(text)
     assert set(tokens) == {"xxnum"}
     numbers = restore_title(["xxnum", "xxnum", "xxcode", "<rare>", "<end>"], tokens, surface)
-    assert numbers == "1 1"
+    # Without attention, each number is the next one the body wrote.
+    assert numbers == "1 2"
+    assert restore("windows xxnum with xxnum -bit", "Windows 10 with 64-bit Python") == "Windows 10 with 64-bit"
     # A placeholder with no source in the body is dropped, as are code and e-mail markers.
     assert restore("crash on xxnum xxcode xxemail <pad>", "It crashes, see the log.") == "crash on"
     for title in (restore("xxnum", "Only words here."), restore("xxemail", "mail me@example.com now")):
@@ -92,6 +94,10 @@ def test_numbers_come_from_the_most_attended_position():
 def test_spacing_between_consecutive_copied_tokens_follows_the_body():
     # The body writes "node-gyp"; spaCy and the number rule set parts apart.
     assert restore("node-gyp fails on xxnum -bit", "node-gyp fails on 64-bit Linux") == "node-gyp fails on 64-bit"
+    # Sentences copied across a full stop keep the space after it.
+    assert (
+        restore("works fine . but not on linux", "It works fine. But not on Linux.") == "works fine. But not on Linux"
+    )
 
 
 def test_an_unfinished_title_is_cut_back_to_its_last_complete_phrase():

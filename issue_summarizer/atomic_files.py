@@ -1,0 +1,27 @@
+"""Write a file so that readers see the old version or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write a file by calling `write` on a temporary file beside it, then renaming it into place.
+
+    A rename within one directory is atomic, so a concurrent reader sees the old file or the
+    new one, never half of one, and two writers end with one complete file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
