@@ -51,13 +51,19 @@ def candidate_options(max_length: int) -> list[DecodingOptions]:
 def score_options(
     summarizer: Summarizer, bodies: list[str], references: list[str], options: DecodingOptions, batch_size: int = 256
 ) -> float:
-    """Mean ROUGE-L F1 of the titles decoded with `options`."""
-    tokens = summarizer.tokenize(bodies)
-    titles = []
-    for start in range(0, len(tokens), batch_size):
-        batch = summarizer.prepare_batch(tokens[start : start + batch_size])
-        for hypotheses, unknown in zip(summarizer.decode_batch(batch, options), batch.unknown_words, strict=True):
-            titles.append(summarizer.title_text(hypotheses[0].ids, unknown))
+    """Mean ROUGE-L F1 of the titles decoded with `options`, restored as people read them and then
+    cleaned and tokenized like the references, as `evaluate` scores them."""
+    generated = summarizer.generate_titles(
+        bodies,
+        options.beam_width,
+        options.max_length,
+        batch_size,
+        length_penalty=options.length_penalty,
+        no_repeat_ngram_size=options.no_repeat_ngram_size,
+        min_length=options.min_length,
+    )
+    restored = [alternatives[0].text for alternatives in generated]
+    titles = [" ".join(tokens) for tokens in clean_and_tokenize(restored, summarizer.config.cleaning)]
     return float(rouge_rows(titles, references)["rougeL"].mean())
 
 
