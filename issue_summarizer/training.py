@@ -237,6 +237,10 @@ def train_command(args) -> LoadedData:
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     if args.resume and arrays_path.is_file():
         config = SummarizerConfig.load(directory)
+        if args.epochs:
+            # A run can be stretched, or ended at the epochs already done to ship the last checkpoint.
+            config = config.updated(epochs=args.epochs)
+            config.save(directory)
         arrays = dict(np.load(arrays_path))
         print(f"reusing prepared arrays from {arrays_path}")
     else:
