@@ -1,0 +1,39 @@
+"""`tune`: choose decoding defaults on validation rows and save them into the model's configuration."""
+
+import json
+import shutil
+
+import pytest
+
+from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.decoding import DecodingOptions
+from issue_summarizer.decoding_search import candidate_options, score_options
+from issue_summarizer.summarizer import Summarizer
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_grid_skips_length_penalties_for_greedy_decoding():
+    candidates = candidate_options(11)
+    assert all(option.length_penalty == 1.0 for option in candidates if option.beam_width == 1)
+    assert len({(o.beam_width, o.length_penalty, o.no_repeat_ngram_size, o.min_length) for o in candidates}) == len(
+        candidates
+    )
+
+
+def test_tune_scores_restored_titles_and_saves_the_best_settings(trained_tiny_model, tmp_path):
+    from issue_summarizer.__main__ import main
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_tiny_model, model, ignore=shutil.ignore_patterns("checkpoints", "predictions_*"))
+    summarizer = Summarizer.load(model)
+    body = "The parser crashes with a segmentation fault on windows."
+    options = DecodingOptions(max_length=summarizer.config.title_length - 1)
+    assert 0.0 <= score_options(summarizer, [body], ["parser crash on windows"], options) <= 1.0
+    data = trained_tiny_model.parent.parent / "tiny_train.jsonl.gz"
+    assert main(["tune", "--model", str(model), "--data", str(data), "--rows", "20"]) == 0
+    tuning = json.loads((model / "tuning.json").read_text())
+    best = tuning["results"][0]
+    assert best["rougeL"] == max(row["rougeL"] for row in tuning["results"]) > 0
+    config = SummarizerConfig.load(model)
+    assert (config.beam_width, config.length_penalty) == (best["beam_width"], best["length_penalty"])
