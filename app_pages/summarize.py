@@ -14,7 +14,7 @@ import streamlit as st
 
 from issue_summarizer import app_state, data_sources
 from issue_summarizer.batch import fetch_bodies, summarize_frame
-from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart
+from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart, busiest_window
 from issue_summarizer.evaluation import title_rouge_l
 from issue_summarizer.examples import EXAMPLE_ISSUES
 from issue_summarizer.github_issues import GitHubError, fetch_issue_by_url
@@ -83,10 +83,24 @@ def show_attention(explanation) -> None:
     if explanation.attention is None or not explanation.title_words:
         st.caption("The title is empty, so there is no attention to show.")
         return
-    frame = attention_frame(explanation.body_tokens, explanation.title_words, explanation.attention, explanation.copied)
+    count = len(explanation.body_tokens)
+    start = 0
+    if count > ATTENTION_TOKENS:
+        # A long window does not fit in one picture: the slider moves along it, starting where the
+        # model looked most.
+        start = st.slider(
+            f"Body tokens drawn (the model read {count})",
+            0,
+            count - ATTENTION_TOKENS,
+            busiest_window(explanation.attention[: len(explanation.title_words)]),
+            key="attention_start",
+            format="from token %d",
+        )
+    frame = attention_frame(
+        explanation.body_tokens, explanation.title_words, explanation.attention, explanation.copied, start=start
+    )
     st.altair_chart(attention_heatmap_chart(frame), width="stretch")
     copied = [word for word, was_copied in zip(explanation.title_words, explanation.copied, strict=True) if was_copied]
-    hidden = len(explanation.body_tokens) - ATTENTION_TOKENS
     st.caption(
         "Each row is a word of the best title as the model wrote it (before restoration); darker cells are the "
         "body tokens the model attended to while writing it. "
@@ -95,7 +109,11 @@ def show_attention(explanation) -> None:
             if copied
             else "No title word was copied from outside the title vocabulary."
         )
-        + (f" The last {hidden} body tokens the model read are not drawn." if hidden > 0 else "")
+        + (
+            f" Tokens {start + 1} to {start + ATTENTION_TOKENS} of the {count} the model read are drawn."
+            if count > ATTENTION_TOKENS
+            else ""
+        )
     )
 
 

@@ -171,18 +171,19 @@ def attention_frame(
     attention: np.ndarray,
     copied: list[bool],
     max_tokens: int = ATTENTION_TOKENS,
+    start: int = 0,
 ) -> pd.DataFrame:
     """Long-form attention weights: one row per (title word, body token) pair.
 
     The attention matrix has one more row than the title has words (the step that wrote the end
-    marker); that row is left out, and so are body tokens after the first `max_tokens`. Title
-    words are numbered and body tokens prefixed with their position, so repeated words stay
+    marker); that row is left out, and only the `max_tokens` body tokens from `start` are kept.
+    Title words are numbered and body tokens prefixed with their position, so repeated words stay
     apart; copied title words are starred, so the chart's labels show them.
     """
     rows = []
     for title_position, word in enumerate(title_words):
         label = f"{title_position + 1}. {word}" + (COPIED_MARK if copied[title_position] else "")
-        for body_position, token in enumerate(body_tokens[:max_tokens]):
+        for body_position, token in enumerate(body_tokens[start : start + max_tokens], start=start):
             rows.append(
                 {
                     "title word": label,
@@ -197,6 +198,15 @@ def attention_frame(
             )
     columns = ["title word", "title position", "word", "body token", "body position", "token", "weight", "copied"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def busiest_window(attention: np.ndarray, width: int = ATTENTION_TOKENS) -> int:
+    """The first body position of the `width` tokens that hold the most attention, for a long body window."""
+    columns = np.asarray(attention).sum(axis=0)
+    if len(columns) <= width:
+        return 0
+    sums = np.convolve(columns, np.ones(width), mode="valid")
+    return int(sums.argmax())
 
 
 def attention_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -215,7 +225,7 @@ def attention_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X(
                 "body token:N",
                 sort=body_order,
-                title=f"body tokens the model read (at most the first {ATTENTION_TOKENS})",
+                title=f"body tokens the model read (at most {ATTENTION_TOKENS} at a time)",
                 axis=alt.Axis(
                     labelAngle=-60,
                     labelAlign="right",

@@ -367,3 +367,26 @@ def test_batch_mode_fetches_a_column_of_issue_urls(monkeypatch, bare_model):
     assert table["github_title"].tolist()[0] == ISSUE["title"] and table["ticket"].tolist() == ["1", "2", "3"]
     assert table["predicted_title"].tolist()[2] == "" and "not a GitHub issue URL" in table["problem"].tolist()[2]
     assert len(github.requests) == 2  # The bad URL was never sent.
+
+
+def test_a_long_body_window_round_trips_into_the_app(monkeypatch, tmp_path):
+    """A model that reads 100 tokens trains, saves, reloads, and the app draws and lists its whole window."""
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_copy_rows
+
+    filler = " ".join(f"word{index % 40}" for index in range(120))
+    rows = [row | {"body": row["body"] + " " + filler} for row in make_copy_rows(count=200, repositories=16)]
+    data = write_jsonl_gz(tmp_path / "long.jsonl.gz", rows)
+    model = tmp_path / "model"
+    argv = ["train", "--data", str(data), "--out", str(model), "--config", "tiny-attention", "--body-length", "100"]
+    assert main([*argv, "--epochs", "2", "--workers", "1"]) == 0
+    assert json.loads((model / "config.json").read_text())["body_length"] == 100
+    app = start_app(monkeypatch, model, "")
+    app.switch_page("app_pages/summarize.py").run()
+    app.text_area(key="issue_body").set_value(rows[0]["body"]).run()
+    app.button(key="generate").click().run()
+    app.toggle(key="show_attention").set_value(True).run()
+    assert_clean(app, "long window")
+    assert app.slider(key="attention_start").max == 100 - 70
+    assert "of the 100 the model read are drawn" in texts(app.caption)
+    assert "The model read 100 tokens" in texts(app.markdown)

@@ -90,3 +90,19 @@ def test_attention_frame_draws_at_most_the_first_tokens_in_order():
     assert order[:3] == ["1 t0", "2 t1", "3 t2"] and order[9:11] == ["10 t9", "11 t10"]
     assert order[5:7] == ["6 the", "7 the"]
     assert attention_frame(tokens, [], np.zeros((1, 120)), []).empty
+
+
+def test_a_long_body_window_is_drawn_from_where_the_model_looked_most():
+    import numpy as np
+
+    from issue_summarizer.charts import attention_frame, busiest_window
+
+    tokens = [f"t{index}" for index in range(250)]
+    weights = np.zeros((3, 250))
+    weights[:, 180] = 1.0
+    start = busiest_window(weights[:2])
+    assert start <= 180 < start + 70
+    frame = attention_frame(tokens, ["a", "b"], weights, [False, False], start=start)
+    assert frame["body position"].min() == start and frame["body position"].max() == start + 69
+    assert frame.loc[frame["body position"] == 180, "token"].unique().tolist() == ["t180"]
+    assert busiest_window(np.ones((2, 30))) == 0
