@@ -32,7 +32,7 @@ from issue_summarizer.evaluation import (  # noqa: E402
     select_rows,
     surface_measures,
 )
-from issue_summarizer.model_card import decoding_description  # noqa: E402
+from issue_summarizer.model_card import QUALITY_COLUMNS, decoding_description  # noqa: E402
 from issue_summarizer.splitting import RepositorySplit  # noqa: E402
 from issue_summarizer.summarizer import Summarizer  # noqa: E402
 from issue_summarizer.title_restoration import capitalize_first_word  # noqa: E402
@@ -40,36 +40,9 @@ from issue_summarizer.title_restoration import capitalize_first_word  # noqa: E4
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
-COLUMNS = (
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "bleu",
-    "copy_rate",
-    "empty_share",
-    "repeat_share",
-    "placeholder_share",
-    "spacing_share",
-    "tag_share",
-    "unfinished_share",
-    "rougeL_cased",
-    "rougeL_raw",
-)
-HEADERS = (
-    "ROUGE-1 F1",
-    "ROUGE-2 F1",
-    "ROUGE-L F1",
-    "BLEU",
-    "copy rate",
-    "empty",
-    "repeats a word 3×",
-    "placeholder",
-    "token spacing",
-    "leading tag",
-    "unfinished",
-    "ROUGE-L cased, raw titles",
-    "ROUGE-L raw titles",
-)
+# The columns and their headers are the Overview page's, so the README and the app agree.
+COLUMNS = tuple(QUALITY_COLUMNS)
+HEADERS = tuple(QUALITY_COLUMNS.values())
 
 
 def _cell(value: float | None, column: str) -> str:

@@ -277,7 +277,8 @@ class Summarizer:
             weights = None
             if self.uses_attention and pairs:
                 weights = self._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
-            surfaces = [self.body_surface(text, body) for text, body in zip(texts[start:], batch_tokens, strict=False)]
+            batch_texts = texts[start : start + batch_size]
+            surfaces = [self.body_surface(text, body) for text, body in zip(batch_texts, batch_tokens, strict=True)]
             titles: list[list[GeneratedTitle]] = [[] for _ in decoded]
             for index, (row, hypothesis) in enumerate(pairs):
                 body = batch_tokens[row]
