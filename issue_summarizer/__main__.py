@@ -125,9 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     summarize = commands.add_parser("summarize", help="write a predicted title for every row of a file")
     summarize.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(summarize, "--input")
-    summarize.add_argument("--output", required=True, type=Path, help="CSV or JSONL file to write")
+    summarize.add_argument("--output", required=True, type=Path, help="CSV or JSONL(.gz) file to write")
     summarize.add_argument("--beam-width", type=int, help="1 for greedy decoding (default: the model's tuned width)")
     summarize.add_argument("--batch-size", type=int, default=256)
+    summarize.add_argument("--chunk-rows", type=int, default=10_000, help="rows read, titled and written at a time")
+    summarize.add_argument("--resume", action="store_true", help="continue an interrupted run after its last chunk")
     summarize.set_defaults(run=command_summarize)
 
     evaluate = commands.add_parser("evaluate", help="ROUGE and BLEU of a model and the lead baseline")

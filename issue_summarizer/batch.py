@@ -7,6 +7,9 @@ gets an empty title and its reason in `problem`, so nothing is lost.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from issue_summarizer.data_loading import DataLoadError, load_issues, parse_column_mapping
+from issue_summarizer.atomic_files import write_atomically
+from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
 from issue_summarizer.github_issues import GitHubError, GitHubSettings, fetch_many
 from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.summarizer import Summarizer
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
+EXTRA_COLUMNS = ("predicted_title", "title_score", "problem")
 
 
 def fetch_bodies(
@@ -80,46 +85,136 @@ def summarize_frame(
     return result
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".csv"):
-        frame.to_csv(path, index=False)
-    elif name.endswith((".jsonl", ".jsonl.gz")):
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    elif name.endswith(".parquet"):
-        frame.to_parquet(path, index=False)
-    else:
-        raise DataLoadError(f"{path}: unknown output type; use one of {', '.join(OUTPUT_SUFFIXES)}")
+def progress_path(output: str | Path) -> Path:
+    """Where an interrupted `summarize` records how far it got: beside its output."""
+    output = Path(output)
+    return output.with_name(output.name + ".progress.json")
+
+
+class ChunkWriter:
+    """Writes an output file one chunk of rows at a time: CSV with one header, JSON lines, or parquet.
+
+    A gzip output gets one gzip member per chunk, which readers see as one stream. CSV and JSON
+    lines can be appended to after an interruption; a parquet file is complete only once closed.
+    """
+
+    def __init__(self, path: Path, append: bool = False) -> None:
+        self.path = path
+        self.name = path.name.lower()
+        if not self.name.endswith(OUTPUT_SUFFIXES):
+            raise DataLoadError(f"{path}: unknown output type; use one of {', '.join(OUTPUT_SUFFIXES)}")
+        if append and self.name.endswith(".parquet"):
+            raise DataLoadError(f"{path}: a parquet output cannot be resumed; write CSV or JSONL to use --resume")
+        self.started = append
+        self.parquet = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        first, self.started = not self.started, True
+        if self.name.endswith(".csv"):
+            frame.to_csv(self.path, mode="w" if first else "a", header=first, index=False)
+        elif self.name.endswith(".parquet"):
+            import pyarrow as arrow
+            import pyarrow.parquet as parquet
+
+            if self.parquet is None:
+                table = arrow.Table.from_pandas(frame, preserve_index=False)
+                self.parquet = parquet.ParquetWriter(self.path, table.schema)
+            else:
+                table = arrow.Table.from_pandas(frame, schema=self.parquet.schema, preserve_index=False)
+            self.parquet.write_table(table)
+        else:
+            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            text = text if not text or text.endswith("\n") else text + "\n"
+            if self.name.endswith(".gz"):
+                with gzip.open(self.path, "wb" if first else "ab") as handle:
+                    handle.write(text.encode("utf-8"))
+            else:
+                with self.path.open("w" if first else "a", encoding="utf-8") as handle:
+                    handle.write(text)
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+def _resume_point(args, input_identity: str) -> tuple[int, bool]:
+    """Rows already written by an interrupted run of the same job, and whether there are any.
+
+    The output is cut back to its size after the last complete chunk, so a chunk that was
+    being written when the run stopped is written again, once.
+    """
+    state_path = progress_path(args.output)
+    if not args.resume or not state_path.is_file():
+        return 0, False
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    if state.get("input") != input_identity or state.get("chunk_rows") != args.chunk_rows:
+        raise DataLoadError(
+            f"{state_path}: records a run on another input file or chunk size; start again without --resume"
+        )
+    output = Path(args.output)
+    if not output.is_file() or output.stat().st_size < state["output_bytes"]:
+        raise DataLoadError(f"{output}: shorter than the interrupted run left it; start again without --resume")
+    with output.open("r+b") as handle:
+        handle.truncate(state["output_bytes"])
+    return int(state["rows"]), True
 
 
 def summarize_file(args) -> None:
-    """`summarize --model DIR --input FILE --output FILE`."""
+    """`summarize --model DIR --input FILE --output FILE [--resume]`, one chunk of rows at a time.
+
+    Each chunk is read, titled and appended to the output before the next is read, so memory
+    stays flat whatever the file's size. After every chunk the progress file beside the output
+    records the rows done; `--resume` continues from there after an interruption. Every input
+    row comes out once, in order, with its `problem` column.
+    """
     from tqdm.auto import tqdm
 
-    if not str(args.output).lower().endswith(OUTPUT_SUFFIXES):
-        raise DataLoadError(f"{args.output}: unknown output type; use one of {', '.join(OUTPUT_SUFFIXES)}")
+    output = Path(args.output)
+    if args.chunk_rows < 1:
+        raise DataLoadError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    source = Path(args.input)
+    input_identity = f"{source.resolve()}:{source.stat().st_size}" if source.is_file() else ""
+    done, resumed = _resume_point(args, input_identity)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    writer = ChunkWriter(output, append=resumed)
     summarizer = Summarizer.load(args.model)
-    loaded = load_issues(
-        args.input,
-        preset=args.preset,
-        columns=parse_column_mapping(args.columns),
-        require_title=False,
-        limit=args.limit,
-        drop_bad_rows=False,
-    )
-    for problem in loaded.problems:
-        print(problem, file=sys.stderr)
-    # Columns that loading added are dropped again: the output has the input's columns and ours.
-    original = loaded.source_columns
-    with tqdm(total=len(loaded.frame), desc="summarize", unit="issue") as bar:
-        result = summarize_frame(summarizer, loaded.frame, args.beam_width, args.batch_size, progress=bar.update)
-    extra = ["predicted_title", "title_score", "problem"]
-    kept = [column for column in result.columns if column in original or column in extra]
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    write_table(result[kept], args.output)
-    failed = sum(1 for problem in result["problem"] if problem)
+    mapping = parse_column_mapping(args.columns)
+    row, failed, written = 0, 0, done
+    with tqdm(desc="summarize", unit="issue", initial=done) as bar, contextlib.closing(writer):
+        for raw in read_chunks(args.input, args.chunk_rows):
+            if args.limit is not None:
+                raw = raw.iloc[: max(args.limit - row, 0)]
+                if raw.empty:
+                    break
+            if row + len(raw) <= done:
+                row += len(raw)  # Written by the interrupted run.
+                continue
+            loaded = issues_from_table(
+                raw, args.input, args.preset, mapping, require_title=False, drop_bad_rows=False, first_row=row + 1
+            )
+            for problem in loaded.problems:
+                print(problem, file=sys.stderr)
+            result = summarize_frame(summarizer, loaded.frame, args.beam_width, args.batch_size, progress=bar.update)
+            # Columns that loading added are dropped again: the output has the input's columns and ours.
+            kept = [column for column in result.columns if column in loaded.source_columns or column in EXTRA_COLUMNS]
+            writer.write(result[kept])
+            row += len(raw)
+            written = row
+            failed += sum(1 for problem in result["problem"] if problem)
+            state = json.dumps(
+                {
+                    "input": input_identity,
+                    "chunk_rows": args.chunk_rows,
+                    "rows": row,
+                    "output_bytes": output.stat().st_size,
+                }
+            )
+            write_atomically(progress_path(output), lambda path, text=state: path.write_text(text))
+    if row == 0:
+        raise DataLoadError(f"{args.input}: the file has no rows")
+    progress_path(output).unlink(missing_ok=True)
     print(
-        f"wrote {len(result):,} rows to {args.output}"
+        f"wrote {written:,} rows to {output}"
+        + (f", resuming after row {done:,}" if resumed else "")
         + (f" ({failed:,} without a title, see 'problem')" if failed else "")
     )

@@ -21,7 +21,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,6 +179,68 @@ def read_table(path: str | Path, max_bytes: int | None = None) -> pd.DataFrame:
     raise DataLoadError(f"{path}: unknown file type; use one of {', '.join(SUFFIXES)}")
 
 
+def read_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
+    """A CSV, JSONL (optionally gzip) or parquet file as tables of at most `rows` rows, read as they are needed.
+
+    Memory holds one chunk at a time whatever the file's size. The chunks are the same for the
+    same file and `rows`, which is what lets an interrupted job skip the ones it finished.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if not path.is_file():
+        raise DataLoadError(f"{path}: no such file")
+    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
+        yield from _jsonl_chunks(path, rows)
+    elif name.endswith((".csv", ".csv.gz")):
+        try:
+            yield from pd.read_csv(
+                path, dtype=object, keep_default_na=False, na_values=[], chunksize=rows, encoding="utf-8-sig"
+            )
+        except UnicodeDecodeError as error:
+            raise DataLoadError(f"{path}: the file is not UTF-8 text ({error.reason})") from None
+        except pd.errors.ParserError as error:
+            raise DataLoadError(f"{path}: not a valid CSV file: {str(error).strip().splitlines()[-1]}") from None
+        except pd.errors.EmptyDataError:
+            raise DataLoadError(f"{path}: the file is empty") from None
+    elif name.endswith(".parquet"):
+        import pyarrow.parquet as parquet
+
+        try:
+            source = parquet.ParquetFile(path)
+        except Exception as error:  # pyarrow raises many types for a corrupt file.
+            raise DataLoadError(f"{path}: not a readable parquet file: {error}") from None
+        for batch in source.iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    else:
+        raise DataLoadError(f"{path}: unknown file type; use one of {', '.join(SUFFIXES)}")
+
+
+def _jsonl_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    records = []
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DataLoadError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+                if not isinstance(record, dict):
+                    raise DataLoadError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+                records.append(record)
+                if len(records) == rows:
+                    yield pd.DataFrame.from_records(records)
+                    records = []
+    except UnicodeDecodeError as error:
+        raise DataLoadError(f"{path}: the file is not UTF-8 text ({error.reason})") from None
+    except (OSError, EOFError) as error:
+        raise DataLoadError(f"{path}: cannot read the file: {error}") from None
+    if records:
+        yield pd.DataFrame.from_records(records)
+
+
 def guess_preset(columns: list[str]) -> str | None:
     for name, mapping in PRESETS.items():
         if mapping["title"] in columns and mapping["body"] in columns:
@@ -234,6 +296,23 @@ def load_issues(
     raw = read_table(path, max_bytes)
     if raw.empty:
         raise DataLoadError(f"{path}: the file has no rows")
+    return issues_from_table(raw, path, preset, columns, require_title, limit, drop_bad_rows)
+
+
+def issues_from_table(
+    raw: pd.DataFrame,
+    path: str | Path,
+    preset: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    require_title: bool = True,
+    limit: int | None = None,
+    drop_bad_rows: bool = True,
+    first_row: int = 1,
+) -> LoadedData:
+    """`load_issues` on a table already read, such as one chunk of a large file.
+
+    `first_row` is the number of the table's first row in the file, for problem messages.
+    """
     found = [str(column) for column in raw.columns]
     chosen = resolve_columns(found, preset, columns, require_title)
     missing = [f"{ours} (column {theirs!r})" for ours, theirs in chosen.items() if theirs not in found]
@@ -254,7 +333,7 @@ def load_issues(
     keep = []
     row_problems: list[str] = []
     text_columns = [name for name in ("title", "body") if name in chosen]
-    for position, row in enumerate(frame[text_columns].itertuples(index=False), start=1):
+    for position, row in enumerate(frame[text_columns].itertuples(index=False), start=first_row):
         problem = None
         for name, value in zip(text_columns, row, strict=True):
             if value is None or (isinstance(value, float) and pd.isna(value)):

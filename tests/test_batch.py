@@ -93,3 +93,81 @@ def test_summarize_wrong_csv_schema(tmp_path, capsys):
         == 2
     )
     assert "missing body" in capsys.readouterr().err
+
+
+def summarize_args(model, source, output, *extra) -> list[str]:
+    return ["summarize", "--model", str(model), "--input", str(source), "--output", str(output), *extra]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl.gz"])
+def test_streaming_in_chunks_gives_the_same_output_as_one_chunk(trained_tiny_model, tmp_path, suffix):
+    rows = pd.DataFrame(make_rows(count=50)).assign(ticket=range(50))
+    rows.loc[7, "body"] = ""
+    source = tmp_path / "in.jsonl"
+    rows.to_json(source, orient="records", lines=True)
+    whole, chunked = tmp_path / f"whole{suffix}", tmp_path / f"chunked{suffix}"
+    assert main(summarize_args(trained_tiny_model, source, whole, "--chunk-rows", "1000")) == 0
+    assert main(summarize_args(trained_tiny_model, source, chunked, "--chunk-rows", "7")) == 0
+    read = pd.read_csv if suffix == ".csv" else lambda path: pd.read_json(path, lines=True)
+    pd.testing.assert_frame_equal(read(whole), read(chunked))
+    out = read(chunked)
+    assert out["ticket"].tolist() == list(range(50)) and "empty body" in str(out.loc[7, "problem"])
+    assert not (tmp_path / f"chunked{suffix}.progress.json").exists()
+
+
+def test_a_run_killed_after_some_chunks_resumes_to_the_same_output(trained_tiny_model, tmp_path, monkeypatch):
+    from issue_summarizer import batch
+
+    rows = pd.DataFrame(make_rows(count=60)).assign(ticket=range(60))
+    source = tmp_path / "in.csv"
+    rows.to_csv(source, index=False)
+    uninterrupted, interrupted = tmp_path / "uninterrupted.csv", tmp_path / "interrupted.csv"
+    assert main(summarize_args(trained_tiny_model, source, uninterrupted, "--chunk-rows", "16")) == 0
+
+    real = batch.summarize_frame
+    calls = []
+
+    def dies_in_the_third_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            # A chunk half written when the process dies: resume must cut it off.
+            with interrupted.open("a") as handle:
+                handle.write("half a row,")
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "summarize_frame", dies_in_the_third_chunk)
+    assert main(summarize_args(trained_tiny_model, source, interrupted, "--chunk-rows", "16")) == 130
+    progress = batch.progress_path(interrupted)
+    assert '"rows": 32' in progress.read_text()
+    monkeypatch.setattr(batch, "summarize_frame", real)
+    assert main(summarize_args(trained_tiny_model, source, interrupted, "--chunk-rows", "16", "--resume")) == 0
+    assert interrupted.read_bytes() == uninterrupted.read_bytes()
+    assert not progress.exists()
+
+
+def test_resume_refuses_another_input_or_chunk_size(trained_tiny_model, tmp_path, capsys):
+    from issue_summarizer import batch
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=5)).to_csv(source, index=False)
+    output = tmp_path / "out.csv"
+    output.write_text("x")
+    batch.progress_path(output).write_text('{"input": "elsewhere", "chunk_rows": 16, "rows": 16, "output_bytes": 1}')
+    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "16", "--resume")) == 2
+    assert "another input file or chunk size" in capsys.readouterr().err
+
+
+def test_parquet_output_is_written_in_chunks_but_not_resumed(trained_tiny_model, tmp_path, capsys):
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=20)).to_csv(source, index=False)
+    output = tmp_path / "out.parquet"
+    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "6")) == 0
+    assert len(pd.read_parquet(output)) == 20
+    from issue_summarizer import batch
+
+    batch.progress_path(output).write_text(
+        f'{{"input": "{source.resolve()}:{source.stat().st_size}", "chunk_rows": 6, "rows": 6, "output_bytes": 1}}'
+    )
+    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "6", "--resume")) == 2
+    assert "cannot be resumed" in capsys.readouterr().err
