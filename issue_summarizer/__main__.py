@@ -58,6 +58,12 @@ def command_summarize(args) -> None:
     summarize_file(args)
 
 
+def command_embed(args) -> None:
+    from issue_summarizer.embedding_file import embed_file
+
+    embed_file(args)
+
+
 def command_evaluate(args) -> None:
     from issue_summarizer.evaluation import evaluate_command
 
@@ -131,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--chunk-rows", type=int, default=10_000, help="rows read, titled and written at a time")
     summarize.add_argument("--resume", action="store_true", help="continue an interrupted run after its last chunk")
     summarize.set_defaults(run=command_summarize)
+
+    embed = commands.add_parser("embed", help="write the encoder's vector of every row of a file to parquet")
+    embed.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
+    _add_data_arguments(embed, "--input")
+    embed.add_argument("--output", required=True, type=Path, help="parquet file to write")
+    embed.add_argument("--chunk-rows", type=int, default=10_000, help="rows read and embedded at a time")
+    embed.set_defaults(run=command_embed)
 
     evaluate = commands.add_parser("evaluate", help="ROUGE and BLEU of a model and the lead baseline")
     evaluate.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")

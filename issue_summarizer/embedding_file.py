@@ -1,0 +1,98 @@
+"""Encoder vectors of many issues, written to a parquet file one chunk at a time.
+
+    python -m issue_summarizer embed --model model --input issues.jsonl.gz --output vectors.parquet
+
+Each row of the output is one input row that has a body: `row` (its 0-based position in the
+input), `repo` and `title` where the input has them, and `vector`, the encoder's final state
+(float32), the same vector the Similar issues page places issues by. Rows without a usable
+body are left out and counted. Memory holds one chunk whatever the input's size.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
+from issue_summarizer.summarizer import Summarizer
+
+VECTOR_COLUMN = "vector"
+
+
+def vectors_table(rows: np.ndarray, frame: pd.DataFrame, vectors: np.ndarray):
+    """One chunk's rows as an Arrow table: row, repo, title and the vector as a fixed-size list."""
+    import pyarrow as arrow
+
+    columns = {"row": arrow.array(rows, type=arrow.int64())}
+    for name in ("repo", "title"):
+        if name in frame.columns:
+            columns[name] = arrow.array(frame[name].astype(str).tolist(), type=arrow.string())
+    flat = arrow.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    columns[VECTOR_COLUMN] = arrow.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
+    return arrow.table(columns)
+
+
+def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """An embeddings file as its rows (row, repo, title) and a float32 matrix of their vectors."""
+    import pyarrow.parquet as parquet
+
+    try:
+        table = parquet.read_table(path)
+    except Exception as error:  # pyarrow raises many types for a corrupt file.
+        raise DataLoadError(f"{path}: not a readable embeddings file: {error}") from None
+    if VECTOR_COLUMN not in table.column_names:
+        raise DataLoadError(f"{path}: not an embeddings file (no {VECTOR_COLUMN!r} column); write one with `embed`")
+    column = table.column(VECTOR_COLUMN).combine_chunks()
+    vectors = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+    vectors = vectors.reshape(len(table), -1) if len(table) else np.zeros((0, 0), dtype=np.float32)
+    frame = table.drop_columns([VECTOR_COLUMN]).to_pandas()
+    return frame, vectors
+
+
+def embed_file(args) -> None:
+    """`embed --model DIR --input FILE --output vectors.parquet [--chunk-rows N]`."""
+    import pyarrow.parquet as parquet
+    from tqdm.auto import tqdm
+
+    output = Path(args.output)
+    if not output.name.lower().endswith(".parquet"):
+        raise DataLoadError(f"{output}: the embeddings are written as parquet; name the output *.parquet")
+    if args.chunk_rows < 1:
+        raise DataLoadError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    summarizer = Summarizer.load(args.model)
+    mapping = parse_column_mapping(args.columns)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    row, written = 0, 0
+    try:
+        with tqdm(desc="embed", unit="issue") as bar:
+            for raw in read_chunks(args.input, args.chunk_rows):
+                if args.limit is not None:
+                    raw = raw.iloc[: max(args.limit - row, 0)]
+                    if raw.empty:
+                        break
+                loaded = issues_from_table(
+                    raw, args.input, args.preset, mapping, require_title=False, drop_bad_rows=False, first_row=row + 1
+                )
+                usable = (loaded.frame["problem"] == "").to_numpy()
+                frame = loaded.frame[usable]
+                if len(frame):
+                    vectors = summarizer.embed(frame["body"].tolist())
+                    table = vectors_table(np.flatnonzero(usable) + row, frame, vectors)
+                    if writer is None:
+                        writer = parquet.ParquetWriter(output, table.schema)
+                    writer.write_table(table)
+                    written += len(frame)
+                row += len(raw)
+                bar.update(len(raw))
+    finally:
+        if writer is not None:
+            writer.close()
+    if written == 0:
+        raise DataLoadError(f"{args.input}: no row has a body to embed")
+    skipped = row - written
+    print(f"wrote {written:,} vectors to {output}" + (f" ({skipped:,} rows without a body skipped)" if skipped else ""))
+    sys.stdout.flush()

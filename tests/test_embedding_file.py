@@ -1,0 +1,40 @@
+"""`embed`: encoder vectors of every row of a file, streamed to parquet."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from issue_summarizer.__main__ import main
+from issue_summarizer.embedding_file import read_vectors
+from issue_summarizer.summarizer import Summarizer
+from tests.conftest import make_rows
+
+pytestmark = pytest.mark.slow
+
+
+def test_embed_streams_every_row_with_a_body_and_the_vectors_match(trained_tiny_model, tmp_path, capsys):
+    rows = pd.DataFrame(make_rows(count=30))
+    rows.loc[4, "body"] = "  "
+    source = tmp_path / "in.jsonl"
+    rows.to_json(source, orient="records", lines=True)
+    output = tmp_path / "vectors.parquet"
+    argv = ["embed", "--model", str(trained_tiny_model), "--input", str(source), "--output", str(output)]
+    assert main([*argv, "--chunk-rows", "7"]) == 0
+    assert "wrote 29 vectors" in capsys.readouterr().out
+    frame, vectors = read_vectors(output)
+    assert frame["row"].tolist() == [row for row in range(30) if row != 4]
+    assert frame["title"].tolist() == rows.drop(index=4)["title"].tolist()
+    expected = Summarizer.load(trained_tiny_model).embed(rows.drop(index=4)["body"].tolist())
+    assert vectors.dtype == np.float32 and np.allclose(vectors, expected, atol=1e-5)
+
+
+def test_embed_refuses_other_outputs_and_files_without_vectors(trained_tiny_model, tmp_path, capsys):
+    from issue_summarizer.data_loading import DataLoadError
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=3)).to_csv(source, index=False)
+    argv = ["embed", "--model", str(trained_tiny_model), "--input", str(source), "--output", str(tmp_path / "v.csv")]
+    assert main(argv) == 2 and "written as parquet" in capsys.readouterr().err
+    pd.DataFrame({"title": ["t"]}).to_parquet(tmp_path / "plain.parquet")
+    with pytest.raises(DataLoadError, match="not an embeddings file"):
+        read_vectors(tmp_path / "plain.parquet")
