@@ -25,39 +25,64 @@ if summarizer is None:
 issue_map = None
 with app_state.friendly_errors("preparing the issues to map"):
     source = st.segmented_control(
-        "Issues", ["Test split", "Uploaded file"], default="Test split", key="similar_source", required=True
+        "Issues",
+        ["Test split", "Uploaded file", "Embeddings file"],
+        default="Test split",
+        key="similar_source",
+        required=True,
     )
-    if source == "Test split":
-        issues = app_state.held_out_issues()
-        if issues is None:
-            app_state.explain_missing_data("The map")
+    if source == "Embeddings file":
+        path = app_state.usable_data_path()
+        if path is None or not path.lower().endswith(".parquet"):
+            st.info(
+                "Choose a vectors file as the data file in the sidebar: `python -m issue_summarizer embed --model "
+                "model --input ISSUES --output vectors.parquet` writes one for any number of issues. The map draws "
+                f"a sample of {MAP_ROWS:,}; the search covers every issue in the file.",
+                icon=":material/folder_open:",
+            )
             st.stop()
-        frame, identity, label = issues.frame, issues.identity, issues.label
+        identity = f"{app_state.model_identity()}|{data_sources.file_identity(path)}"
+        with st.status(f"Indexing `{app_state.show_path(path)}`…", expanded=True) as status:
+            st.write("Reading the vectors, building the neighbour index and fitting the map on a sample…")
+            issue_map = app_state.file_map(identity, path)
+            count = len(issue_map.everything)
+            status.update(
+                label=f"Map of {len(issue_map.frame):,} of {count:,} issues from `{app_state.show_path(path)}`",
+                state="complete",
+                expanded=False,
+            )
     else:
-        uploaded = st.file_uploader(
-            "Issues file (CSV, JSONL or parquet with a `body` column)",
-            type=data_sources.UPLOAD_TYPES,
-            key="similar_upload",
-        )
-        if uploaded is None:
-            st.info("Upload a file of issues to map them.", icon=":material/folder_open:")
-            st.stop()
-        loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False)
-        frame, label = loaded.frame, f"upload `{uploaded.name}`"
-        if "title" not in frame.columns:
-            frame = frame.assign(title="")
-    sample = sample_rows(data_sources.usable_rows(frame[["repo", "title", "body"]]))
-    identity = f"{app_state.model_identity()}|{identity}:{len(sample)}"
+        if source == "Test split":
+            issues = app_state.held_out_issues()
+            if issues is None:
+                app_state.explain_missing_data("The map")
+                st.stop()
+            frame, identity, label = issues.frame, issues.identity, issues.label
+        else:
+            uploaded = st.file_uploader(
+                "Issues file (CSV, JSONL or parquet with a `body` column)",
+                type=data_sources.UPLOAD_TYPES,
+                key="similar_upload",
+            )
+            if uploaded is None:
+                st.info("Upload a file of issues to map them.", icon=":material/folder_open:")
+                st.stop()
+            loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False)
+            frame, label = loaded.frame, f"upload `{uploaded.name}`"
+            if "title" not in frame.columns:
+                frame = frame.assign(title="")
+        sample = sample_rows(data_sources.usable_rows(frame[["repo", "title", "body"]]))
+        identity = f"{app_state.model_identity()}|{identity}:{len(sample)}"
 
-    with st.status(f"Mapping {len(sample):,} issues from {label}…", expanded=True) as status:
-        st.write(f"Embedding {len(sample):,} bodies with the encoder…")
-        vectors = app_state.embeddings(identity, sample["body"].tolist(), persist=source == "Test split")
-        st.write(
-            "Fitting the UMAP projection. In a fresh process UMAP first compiles its numba code, which takes "
-            "20 to 60 seconds; later maps reuse it and take a few seconds."
-        )
-        issue_map = app_state.similarity_map(identity, sample, vectors)
-        status.update(label=f"Map of {len(sample):,} issues from {label}", state="complete", expanded=False)
+        with st.status(f"Mapping {len(sample):,} issues from {label}…", expanded=True) as status:
+            st.write(f"Embedding {len(sample):,} bodies with the encoder…")
+            vectors = app_state.embeddings(identity, sample["body"].tolist(), persist=source == "Test split")
+            st.write(
+                "Fitting the UMAP projection. In a fresh process UMAP first compiles its numba code, which takes "
+                "20 to 60 seconds; later maps reuse it and take a few seconds."
+            )
+            issue_map = app_state.similarity_map(identity, sample, vectors)
+            status.update(label=f"Map of {len(sample):,} issues from {label}", state="complete", expanded=False)
 
 if issue_map is None:
     st.stop()  # The failure was shown above.

@@ -26,6 +26,7 @@ from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.config import CONFIG_FILE
 from issue_summarizer.data_loading import DataLoadError, LoadedData, load_issues
 from issue_summarizer.deployment import Deployment
+from issue_summarizer.embedding_file import read_vectors
 from issue_summarizer.github_issues import GitHubSettings
 from issue_summarizer.holdout import (
     cached_predictions_path,
@@ -39,7 +40,7 @@ from issue_summarizer.input_checks import InputError
 from issue_summarizer.length_report import histograms_from_texts
 from issue_summarizer.length_stats import LengthHistogram
 from issue_summarizer.model_card import ModelCard, read_model_card
-from issue_summarizer.similarity import SimilarityMap, build_map, cluster_labels
+from issue_summarizer.similarity import SimilarityMap, build_file_map, build_map, cluster_labels
 from issue_summarizer.summarizer import MODEL_FILE, ModelDirectoryError, Summarizer
 
 logger = logging.getLogger(__name__)
@@ -393,6 +394,19 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def similarity_map(identity: str, _frame: pd.DataFrame, _embeddings: np.ndarray) -> SimilarityMap:
     return build_map(_frame, _embeddings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def file_map(identity: str, path: str) -> SimilarityMap:
+    """The map and neighbour index of an embeddings file written by `embed`, built once per file and model."""
+    frame, vectors = read_vectors(path)
+    dimensions = current_summarizer().embed([WARM_UP_TEXT]).shape[1]
+    if vectors.ndim != 2 or vectors.shape[1] != dimensions:
+        raise DataLoadError(
+            f"{path}: its vectors have {vectors.shape[-1] if vectors.ndim == 2 else 0} dimensions and this model's "
+            f"{dimensions}; write the file with this model's `embed`"
+        )
+    return build_file_map(frame, vectors)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

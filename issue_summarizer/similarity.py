@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 MAP_ROWS = 2000
+INDEX_MIN_ROWS = 20_000  # Below this many vectors an exact search takes a few milliseconds.
 MIN_MAP_ROWS = 10
 TOP_REPOSITORIES = 10
 OTHER_REPOSITORIES = "other"
@@ -131,18 +132,49 @@ def cluster_names(titles: list[str], labels: np.ndarray, words: int = 3) -> dict
     return names
 
 
+class NeighbourIndex:
+    """Approximate cosine nearest neighbours over many vectors: a pynndescent graph (which umap-learn
+    installs), built once; below `INDEX_MIN_ROWS` vectors an exact search is as fast and is used instead."""
+
+    def __init__(self, vectors: np.ndarray, random_state: int = RANDOM_STATE) -> None:
+        self.vectors = normalize_rows(vectors)
+        self.index = None
+        if len(self.vectors) >= INDEX_MIN_ROWS:
+            import pynndescent
+
+            self.index = pynndescent.NNDescent(self.vectors, metric="cosine", random_state=random_state)
+            self.index.prepare()
+
+    def query(self, vector: np.ndarray, count: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the `count` nearest vectors and their cosine similarities, most similar first."""
+        if self.index is None:
+            return nearest_neighbours(vector, self.vectors, count)
+        indices, distances = self.index.query(normalize_rows(np.asarray(vector).reshape(1, -1)), k=count)
+        return indices[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
+
+
 @dataclass
 class SimilarityMap:
-    """A sample of issues with their normalised embeddings, map coordinates and the fitted reducer."""
+    """A sample of issues with their normalised embeddings, map coordinates and the fitted reducer.
+
+    With `index` and `everything`, neighbours are searched among all the issues of an embeddings
+    file, while the map draws the sample it was fitted on.
+    """
 
     frame: pd.DataFrame  # repo, title, body, x, y
     embeddings: np.ndarray
     reducer: object
+    index: NeighbourIndex | None = None
+    everything: pd.DataFrame | None = None  # repo, title of every indexed issue
 
     def neighbours(self, vector: np.ndarray, count: int = 10) -> pd.DataFrame:
         """The `count` most similar issues to `vector`, most similar first, with a `similarity` column."""
-        indices, similarities = nearest_neighbours(vector, self.embeddings, count)
-        rows = self.frame.iloc[indices].copy()
+        if self.index is not None and self.everything is not None:
+            indices, similarities = self.index.query(vector, count)
+            rows = self.everything.iloc[indices].copy()
+        else:
+            indices, similarities = nearest_neighbours(vector, self.embeddings, count)
+            rows = self.frame.iloc[indices].copy()
         rows.insert(0, "similarity", np.round(similarities, 3))
         return rows.reset_index(drop=True)
 
@@ -160,3 +192,19 @@ def build_map(frame: pd.DataFrame, embeddings: np.ndarray, random_state: int = R
     points["x"] = coordinates[:, 0]
     points["y"] = coordinates[:, 1]
     return SimilarityMap(points, normalize_rows(embeddings), reducer)
+
+
+def build_file_map(frame: pd.DataFrame, vectors: np.ndarray, random_state: int = RANDOM_STATE) -> SimilarityMap:
+    """A map of an embeddings file: UMAP fitted on a sample of `MAP_ROWS` rows, which it draws, and a
+    neighbour index over every row, so the search reaches far more issues than the app could embed."""
+    if len(frame) != len(vectors):
+        raise ValueError(f"{len(frame)} rows but {len(vectors)} vectors")
+    everything = frame.reset_index(drop=True).copy()
+    for column in ("repo", "title"):
+        if column not in everything.columns:
+            everything[column] = "unknown" if column == "repo" else ""
+    sample = sample_rows(everything.assign(position=np.arange(len(everything))), seed=random_state)
+    drawn = build_map(sample.assign(body=""), vectors[sample["position"].to_numpy()], random_state=random_state)
+    drawn.index = NeighbourIndex(vectors, random_state=random_state)
+    drawn.everything = everything[["repo", "title"]]
+    return drawn

@@ -390,3 +390,28 @@ def test_a_long_body_window_round_trips_into_the_app(monkeypatch, tmp_path):
     assert app.slider(key="attention_start").max == 100 - 70
     assert "of the 100 the model read are drawn" in texts(app.caption)
     assert "The model read 100 tokens" in texts(app.markdown)
+
+
+def test_an_embeddings_file_round_trips_into_the_similar_issues_page(monkeypatch, bare_model, tmp_path):
+    """`embed` writes vectors; the page maps a sample of them and searches all of them."""
+    from issue_summarizer.__main__ import main
+
+    rows = pd.DataFrame(make_rows(count=120, seed=5))
+    source = tmp_path / "issues.jsonl"
+    rows.to_json(source, orient="records", lines=True)
+    vectors = tmp_path / "vectors.parquet"
+    argv = ["embed", "--model", str(bare_model), "--input", str(source), "--output", str(vectors)]
+    assert main([*argv, "--chunk-rows", "50"]) == 0
+    app = start_app(monkeypatch, bare_model, vectors)
+    app.switch_page("app_pages/similar_issues.py").run()
+    app.segmented_control(key="similar_source").set_value("Embeddings file").run()
+    assert_clean(app, "embeddings file")
+    assert not app.error, texts(app.error)
+    app.text_area(key="similar_query").set_value(rows.loc[3, "body"]).run()
+    assert_clean(app, "embeddings file query")
+    neighbours = app.dataframe[-1].value
+    assert len(neighbours) == 10 and neighbours["similarity"].is_monotonic_decreasing
+    assert neighbours["title"].iloc[0] == rows.loc[3, "title"]  # The issue itself is its nearest neighbour.
+    # Another data file is explained, not mistaken for vectors.
+    app.sidebar.text_input(key="data_path").set_value(str(source)).run()
+    assert "Choose a vectors file" in texts(app.info)

@@ -72,3 +72,21 @@ def test_a_map_needs_enough_issues():
         similarity.fit_map(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="5 rows but 4 embeddings"):
         similarity.build_map(pd.DataFrame({"repo": [""] * 5, "title": [""] * 5, "body": [""] * 5}), np.zeros((4, 2)))
+
+
+def test_the_neighbour_index_finds_what_exact_search_finds():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(50, 16))
+    vectors = (centres[rng.integers(0, 50, 25_000)] + 0.05 * rng.normal(size=(25_000, 16))).astype(np.float32)
+    index = similarity.NeighbourIndex(vectors)
+    assert index.index is not None  # Large enough for the approximate index.
+    queries = vectors[:50] + 0.01
+    recall = []
+    for query in queries:
+        exact, _ = similarity.nearest_neighbours(query, vectors, 10)
+        found, similarities = index.query(query, 10)
+        recall.append(len(set(exact) & set(found)) / 10)
+        assert np.all(np.diff(similarities) <= 1e-6)
+    assert np.mean(recall) >= 0.9
+    small = similarity.NeighbourIndex(vectors[:100])
+    assert small.index is None and small.query(vectors[5], 3)[0][0] == 5
