@@ -20,10 +20,10 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     os.close(handle)
     try:
         write(Path(temporary))
-        # mkstemp creates the file readable by its owner only; give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        # mkstemp creates the file readable by its owner only; like a model file, it should be
+        # readable by the server's user too. (Reading the umask would briefly change it for
+        # every thread of the process.)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
