@@ -28,6 +28,7 @@ from tests.github_stub import ISSUE, MARKUP, running_fake_github
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = REPO_ROOT / "screenshots"
 RUNNING = "[data-testid='stStatusWidgetRunningIcon']"
+BROWSER_TEST_ROWS = 300
 BODY = (
     "When I run the installer on Windows 11 it crashes with a segmentation fault right after the "
     "license screen. Version 3.2 worked fine. The log says: access violation in setup.dll."
@@ -55,7 +56,15 @@ def served_app(chromium_available, request, tmp_path_factory):
     else:
         # Trained only when needed: the shipped model makes the screenshots meaningful.
         model = request.getfixturevalue("trained_tiny_model")
-    data = SHARED_CORPUS if has_shared_corpus() else None
+    data = None
+    if has_shared_corpus():
+        # Real issues of the model's test split, but few enough that evaluating them on the
+        # Holdout page takes seconds rather than minutes.
+        from issue_summarizer.holdout import rows_of_test_split
+
+        rows = rows_of_test_split(SHARED_CORPUS, model, limit=BROWSER_TEST_ROWS)
+        data = tmp_path_factory.mktemp("browser_data") / "test_split.jsonl.gz"
+        rows[["repo", "title", "body"]].to_json(data, orient="records", lines=True, compression="gzip")
     before = directory_digest(model)
     log = tmp_path_factory.mktemp("browser_log") / "streamlit.log"
     cache = tmp_path_factory.mktemp("browser_cache")
