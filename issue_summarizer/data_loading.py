@@ -104,19 +104,24 @@ def _read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     return raw
 
 
+def _json_record(line: str, number: int, path: Path) -> dict:
+    """One JSON-lines record, or `DataLoadError` naming the line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataLoadError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+    if not isinstance(record, dict):
+        raise DataLoadError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+    return record
+
+
 def _read_jsonl(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     text = _decode(_read_bytes(path, max_bytes), path)
     records = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataLoadError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise DataLoadError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-        records.append(record)
+        records.append(_json_record(line, number, path))
     return pd.DataFrame.from_records(records)
 
 
@@ -223,13 +228,7 @@ def _jsonl_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataLoadError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
-                if not isinstance(record, dict):
-                    raise DataLoadError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-                records.append(record)
+                records.append(_json_record(line, number, path))
                 if len(records) == rows:
                     yield pd.DataFrame.from_records(records)
                     records = []
