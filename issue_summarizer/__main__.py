@@ -70,6 +70,12 @@ def command_evaluate(args) -> None:
     evaluate_command(args)
 
 
+def command_average(args) -> None:
+    from issue_summarizer.checkpoint_averaging import average_command
+
+    average_command(args)
+
+
 def command_tune(args) -> None:
     from issue_summarizer.decoding_search import tune_command
 
@@ -92,14 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="clean, tokenize, split and encode a data file")
     _add_data_arguments(prepare, "--data")
     prepare.add_argument("--out", required=True, type=Path, help="directory for arrays, vocabularies and stats")
-    prepare.add_argument("--config", default="seed", help="named configuration (seed, tiny)")
+    prepare.add_argument("--config", default="seed", help="named configuration (seed, attention, transformer, tiny)")
     prepare.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
     prepare.set_defaults(run=command_prepare)
 
     train = commands.add_parser("train", help="prepare the data and train a model directory")
     _add_data_arguments(train, "--data")
     train.add_argument("--out", required=True, type=Path, help="model directory to write")
-    train.add_argument("--config", default="seed", help="named configuration (seed, tiny)")
+    train.add_argument("--config", default="seed", help="named configuration (seed, attention, transformer, tiny)")
     train.add_argument("--epochs", type=int, help="override the configuration's epochs")
     train.add_argument("--batch-size", type=int, help="override the configuration's batch size")
     train.add_argument(
@@ -118,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply the learning rate by this after an epoch without a better validation loss (1: never)",
     )
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--label-smoothing", type=float, help="override the configuration's label smoothing (0: off)")
+    train.add_argument(
+        "--time-budget", type=float, help="stop after this many seconds of training, even inside an epoch"
+    )
     train.add_argument(
         "--extra-data",
         type=Path,
@@ -127,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-rows-per-repository", type=int, help="cap training rows per repository (0: no cap)")
     train.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
     train.set_defaults(run=command_train)
+
+    average = commands.add_parser(
+        "average", help="average a run's last epoch checkpoints, kept if it lowers the validation loss"
+    )
+    average.add_argument("--model", type=Path, required=True, help="model directory of a training run (--out)")
+    average.add_argument("--last", type=int, default=3, help="how many of the last epoch checkpoints (default: 3)")
+    average.add_argument("--force", action="store_true", help="write the average even if it does not help")
+    average.set_defaults(run=command_average)
 
     summarize = commands.add_parser("summarize", help="write a predicted title for every row of a file")
     summarize.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")

@@ -13,7 +13,7 @@ from pathlib import Path
 from issue_summarizer.cleaning import CleaningOptions
 
 CONFIG_FILE = "config.json"
-ARCHITECTURES = ("seed", "attention")
+ARCHITECTURES = ("seed", "attention", "transformer")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
@@ -28,7 +28,8 @@ class SummarizerConfig:
 
     name: str = "seed"
     # "seed": Hamel's encoder-decoder. "attention": a bidirectional GRU encoder, Luong
-    # attention and a pointer-generator that copies body words into the title.
+    # attention and a pointer-generator that copies body words into the title. "transformer":
+    # a pre-layer-norm Transformer encoder-decoder that copies the same way.
     architecture: str = "seed"
     cleaning: CleaningOptions = field(default_factory=CleaningOptions)
     # Vocabularies: sizes count every id, padding and rare word included.
@@ -48,7 +49,13 @@ class SummarizerConfig:
     strip_title_tags: bool = True
     # Model.
     embedding_dim: int = 300
+    # The GRUs' state size; the Transformer's model width.
     hidden_dim: int = 300
+    # Transformer only: blocks in the encoder and in the decoder, heads per attention layer.
+    transformer_layers: int = 2
+    attention_heads: int = 4
+    # Transformer only: dropout on embeddings, attention weights and sublayer outputs.
+    dropout: float = 0.1
     # Decoding defaults, chosen on the validation split by `python -m issue_summarizer tune`.
     beam_width: int = 1
     length_penalty: float = 1.0
@@ -59,6 +66,9 @@ class SummarizerConfig:
     capitalize_titles: bool = False
     # Training.
     learning_rate: float = 1e-3
+    # Label smoothing: this share of each target's probability is spread over the title
+    # vocabulary (0 trains on the plain cross-entropy).
+    label_smoothing: float = 0.0
     batch_size: int = 128
     epochs: int = 4
     patience: int = 1
@@ -89,6 +99,14 @@ class SummarizerConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0 < self.learning_rate_decay <= 1:
             raise ValueError(f"learning_rate_decay must be in (0, 1], got {self.learning_rate_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.architecture == "transformer" and self.hidden_dim % self.attention_heads:
+            raise ValueError(
+                f"hidden_dim ({self.hidden_dim}) must be a multiple of attention_heads ({self.attention_heads})"
+            )
         if not 0 <= self.length_buckets <= self.body_length:
             raise ValueError(f"length_buckets must be between 0 and body_length, got {self.length_buckets}")
         for name in (
@@ -98,11 +116,18 @@ class SummarizerConfig:
             "title_length",
             "embedding_dim",
             "hidden_dim",
+            "transformer_layers",
+            "attention_heads",
         ):
             if getattr(self, name) < (5 if "vocab" in name else 1):
                 raise ValueError(f"{name} is too small: {getattr(self, name)}")
         if self.title_length < 3:
             raise ValueError("title_length must leave room for the start and end markers (at least 3)")
+
+    @property
+    def copies_from_body(self) -> bool:
+        """Whether the model is a pointer-generator, which reads copy ids and attends over the body."""
+        return self.architecture != "seed"
 
     def updated(self, **changes) -> SummarizerConfig:
         return replace(self, **changes)
@@ -162,6 +187,23 @@ CONFIGURATIONS = {
         patience=1,
         max_rows_per_train_repository=3000,
     ),
+    # Same data, vocabularies and decoding as `attention`. Bodies are padded after their text,
+    # so that position 0 is always the first word.
+    "transformer": SummarizerConfig(
+        name="transformer",
+        architecture="transformer",
+        hidden_dim=256,
+        transformer_layers=2,
+        attention_heads=4,
+        body_padding="post",
+        learning_rate=5e-4,
+        epochs=6,
+        patience=1,
+        max_rows_per_train_repository=3000,
+    ),
     "tiny": _TINY,
     "tiny-attention": _TINY.updated(name="tiny-attention", architecture="attention"),
+    "tiny-transformer": _TINY.updated(
+        name="tiny-transformer", architecture="transformer", body_padding="post", transformer_layers=1, dropout=0.0
+    ),
 }

@@ -40,15 +40,48 @@ def precision_policy(name: str) -> Iterator[None]:
 
 def build_training_model(config: SummarizerConfig, compile: bool = True) -> keras.Model:
     """The training model of `config.architecture`, compiled for teacher forcing unless told not to."""
+    if config.architecture == "transformer":
+        from issue_summarizer.transformer import build_transformer_model
+
+        model = build_transformer_model(config)
+        return _compile(model, config) if compile else model
     if config.architecture == "attention":
         return build_attention_model(config, compile)
     return build_seed_model(config, compile)
 
 
+@keras.saving.register_keras_serializable(package="issue_summarizer")
+class SmoothedCrossEntropy(keras.losses.Loss):
+    """Cross-entropy against targets that keep 1 − ε of their probability and spread ε evenly
+    over the title vocabulary (not over the copy slots, which differ from issue to issue)."""
+
+    def __init__(self, smoothing: float, vocabulary_size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.smoothing = smoothing
+        self.vocabulary_size = vocabulary_size
+
+    def call(self, targets, probabilities):
+        log_probabilities = ops.log(ops.clip(probabilities, 1e-7, 1.0))
+        targets = ops.expand_dims(ops.cast(targets, "int32"), -1)
+        target_term = -ops.squeeze(ops.take_along_axis(log_probabilities, targets, axis=-1), -1)
+        uniform_term = -ops.mean(log_probabilities[..., : self.vocabulary_size], axis=-1)
+        return (1.0 - self.smoothing) * target_term + self.smoothing * uniform_term
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "smoothing": self.smoothing, "vocabulary_size": self.vocabulary_size}
+
+
+def training_loss(config: SummarizerConfig) -> keras.losses.Loss:
+    """Plain sparse cross-entropy, or its label-smoothed form when `config.label_smoothing` > 0."""
+    if config.label_smoothing:
+        return SmoothedCrossEntropy(config.label_smoothing, config.title_vocab_size)
+    return keras.losses.SparseCategoricalCrossentropy()
+
+
 def _compile(model: keras.Model, config: SummarizerConfig) -> keras.Model:
     model.compile(
         optimizer=keras.optimizers.Nadam(learning_rate=config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
+        loss=training_loss(config),
         weighted_metrics=[],
     )
     return model
@@ -222,9 +255,18 @@ def build_attention_model(config: SummarizerConfig, compile: bool = True) -> ker
     return _compile(model, config) if compile else model
 
 
-def build_encoder(model: keras.Model) -> keras.Model:
+def encoder_output_width(config: SummarizerConfig) -> int:
+    """The width of the encoder's output at each body position (attention models)."""
+    return config.hidden_dim if config.architecture == "transformer" else 2 * config.hidden_dim
+
+
+def build_encoder(model: keras.Model, config: SummarizerConfig | None = None) -> keras.Model:
     """Body ids → the encoder's final state (the issue's embedding), and for attention models
     also the encoder's outputs at every position."""
+    if config is not None and config.architecture == "transformer":
+        from issue_summarizer import transformer
+
+        return transformer.build_encoder(model, config)
     body_ids = model.get_layer("body_ids").output
     if "encoder_state" in [layer.name for layer in model.layers]:
         encoder_outputs = model.get_layer("encoder_gru").output[0]
@@ -239,6 +281,10 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
     attention: (previous ids, state, encoder outputs, body ids, copy ids) → (probabilities over
     the extended vocabulary, new state, attention weights over the body positions).
     """
+    if config.architecture == "transformer":
+        from issue_summarizer import transformer
+
+        return transformer.build_decoder_step(model, config)
     previous_ids = keras.Input(shape=(1,), dtype="int32", name="previous_ids")
     state = keras.Input(shape=(config.hidden_dim,), name="state")
     if config.architecture == "attention":
@@ -264,10 +310,14 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
 def build_attention_map(model: keras.Model, config: SummarizerConfig) -> keras.Model:
     """(body ids, copy ids, title ids) → attention weights (batch, title steps, body positions),
     for drawing which body words each title word looked at."""
+    if config.architecture == "transformer":
+        from issue_summarizer import transformer
+
+        return transformer.build_attention_map(model, config)
     body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="map_body_ids")
     copy_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="map_copy_ids")
     title_ids = keras.Input(shape=(None,), dtype="int32", name="map_title_ids")
-    encoder = build_encoder(model)
+    encoder = build_encoder(model, config)
     encoder_state, encoder_outputs = encoder(body_ids)
     _, _, weights = _attention_decoder(
         model, model.get_layer, title_ids, encoder_state, encoder_outputs, body_ids, copy_ids

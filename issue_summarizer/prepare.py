@@ -89,7 +89,7 @@ def encode_splits(
         bodies = [body_tokens[row] for row in positions[name]]
         titles = [title_tokens[row] for row in positions[name]]
         encoded_bodies = encode_bodies(bodies, body_vocabulary, config)
-        if config.architecture == "attention":
+        if config.copies_from_body:
             copy_ids, encoded_titles, _ = encode_for_copying(bodies, titles, title_vocabulary, config)
         else:
             encoded_titles = encode_titles(titles, title_vocabulary, config)
@@ -100,7 +100,7 @@ def encode_splits(
         arrays[f"{name}_bodies"] = encoded_bodies[keep]
         arrays[f"{name}_titles"] = encoded_titles[keep]
         arrays[f"{name}_rows"] = np.asarray(row_ids[name])[keep]
-        if config.architecture == "attention":
+        if config.copies_from_body:
             arrays[f"{name}_copy_ids"] = copy_ids[keep]
     return EncodedSplits(arrays, body_vocabulary, title_vocabulary, dropped)
 

@@ -99,7 +99,12 @@ class Summarizer:
     ) -> None:
         import tensorflow as tf
 
-        from issue_summarizer.model import build_attention_map, build_decoder_step, build_encoder
+        from issue_summarizer.model import (
+            build_attention_map,
+            build_decoder_step,
+            build_encoder,
+            encoder_output_width,
+        )
 
         if len(body_vocabulary) > config.body_vocab_size or len(title_vocabulary) > config.title_vocab_size:
             raise ModelDirectoryError(f"{directory}: the vocabularies are larger than the configuration allows")
@@ -108,15 +113,20 @@ class Summarizer:
         self.body_vocabulary = body_vocabulary
         self.title_vocabulary = title_vocabulary
         self.directory = Path(directory) if directory else None
-        self.uses_attention = config.architecture == "attention"
-        self.encoder = build_encoder(model)
+        # Attention models (GRU or Transformer) copy from the body and can show what they looked at.
+        self.uses_attention = config.copies_from_body
+        self.reads_whole_prefix = config.architecture == "transformer"
+        self.encoder = build_encoder(model, config)
         self.decoder_step = build_decoder_step(model, config)
         # Compiled once with fixed signatures, so neither batch size nor thread retraces them.
         body_spec = tf.TensorSpec((None, config.body_length), tf.int32)
-        step_specs = [tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, config.hidden_dim), tf.float32)]
+        if self.reads_whole_prefix:
+            step_specs = [tf.TensorSpec((None, None), tf.int32)]
+        else:
+            step_specs = [tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, config.hidden_dim), tf.float32)]
         self._encode_graph = tf.function(lambda ids: self.encoder(ids, training=False), input_signature=[body_spec])
         if self.uses_attention:
-            memory_spec = tf.TensorSpec((None, config.body_length, 2 * config.hidden_dim), tf.float32)
+            memory_spec = tf.TensorSpec((None, config.body_length, encoder_output_width(config)), tf.float32)
             step_specs += [memory_spec, body_spec, body_spec]
             self.attention_map = build_attention_map(model, config)
             # Called for every generated title (its words take the form of the most-attended body
@@ -182,6 +192,11 @@ class Summarizer:
             outputs = self._step_graph(previous_ids, state.astype(np.float32), *memory)
         return tuple(output.numpy() for output in outputs)
 
+    def _prefix_step(self, prefix_ids: np.ndarray, *memory: np.ndarray) -> tuple[np.ndarray, ...]:
+        with self._lock:
+            outputs = self._step_graph(prefix_ids.astype(np.int32), *memory)
+        return tuple(output.numpy() for output in outputs)
+
     def prepare_batch(self, tokens: Sequence[Sequence[str]]) -> PreparedBatch:
         """Body ids, and for the attention model copy ids and each body's words missing from the title vocabulary."""
         body_ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
@@ -200,6 +215,16 @@ class Summarizer:
         rows = options.beam_width
         memory = [np.repeat(array, rows, axis=0) for array in (encoder_outputs, batch.body_ids, batch.copy_ids)]
         vocabulary_size = len(self.title_vocabulary)
+        if self.reads_whole_prefix:
+            # The Transformer's "state" is the title so far (decoder ids): each step appends the
+            # previous token and reads the whole prefix again. Beam search reorders it like a state.
+
+            def prefix_step(previous_ids: np.ndarray, prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                prefix = np.concatenate([prefix, to_decoder_input(previous_ids, vocabulary_size)], axis=1)
+                probabilities, _ = self._prefix_step(prefix, *memory)
+                return probabilities, prefix
+
+            return decode(prefix_step, np.zeros((len(batch.body_ids), 0), dtype=np.int32), options)
 
         def step(previous_ids: np.ndarray, step_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             probabilities, new_state, _ = self._step(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 CHECKPOINT_DIRECTORY = "checkpoints"
 CHECKPOINT_MODEL = "last.keras"
 CHECKPOINT_STATE = "state.json"
+# Every epoch's weights are also kept under their own name, so the last few can be averaged.
+EPOCH_CHECKPOINT = "epoch-{epoch:02d}.keras"
 HISTORY_FILE = "history.json"
 TRAINING_FILE = "training.json"
 
@@ -103,7 +106,7 @@ def bucketed_dataset(
     """
     import tensorflow as tf
 
-    aligned = 2 if config.architecture == "attention" else 1
+    aligned = 2 if config.copies_from_body else 1
     lengths = bucket_lengths(inputs[0], config.length_buckets)
     epochs = itertools.count(shuffle_seed)
 
@@ -139,7 +142,30 @@ class TrainingResult:
     epochs_run: int
 
 
-def _make_callbacks(directory: Path, config: SummarizerConfig, initial_epoch: int, history: dict):
+def _time_budget_callback():
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        """Stops training after the first batch that ends past `seconds`; the epoch is then
+        validated and checkpointed as usual. Comparisons at an equal training time use it."""
+
+        def __init__(self, seconds: float) -> None:
+            super().__init__()
+            self.seconds = seconds
+            self.started = time.perf_counter()
+            self.batches_in_last_epoch: int | None = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - self.started > self.seconds:
+                self.model.stop_training = True
+                self.batches_in_last_epoch = batch + 1
+
+    return TimeBudget
+
+
+def _make_callbacks(
+    directory: Path, config: SummarizerConfig, initial_epoch: int, history: dict, time_budget: float | None = None
+):
     import keras
 
     checkpoints = directory / CHECKPOINT_DIRECTORY
@@ -151,12 +177,15 @@ def _make_callbacks(directory: Path, config: SummarizerConfig, initial_epoch: in
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
             self.model.save(checkpoints / CHECKPOINT_MODEL)
+            shutil.copyfile(checkpoints / CHECKPOINT_MODEL, checkpoints / EPOCH_CHECKPOINT.format(epoch=epoch + 1))
             (checkpoints / CHECKPOINT_STATE).write_text(json.dumps({"epoch": epoch + 1, "history": history}))
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=initial_epoch
     )
     callbacks = [EpochCheckpoint(), early_stopping]
+    if time_budget is not None:
+        callbacks.insert(0, _time_budget_callback()(time_budget))
     if config.learning_rate_decay < 1:
         # Runs before the checkpoint, so that a resumed run continues at the lowered rate.
         reduce = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.learning_rate_decay, patience=0)
@@ -170,8 +199,13 @@ def train_model(
     directory: str | Path,
     resume: bool = False,
     verbose: int = 1,
+    time_budget: float | None = None,
 ):
-    """Fit a model on prepared arrays and return it with a `TrainingResult`."""
+    """Fit a model on prepared arrays and return it with a `TrainingResult`.
+
+    With `time_budget` (seconds), training stops after the batch that passes it, even inside
+    an epoch, and that last partial epoch is validated and checkpointed like a whole one.
+    """
     import keras
 
     from issue_summarizer.model import build_training_model, precision_policy
@@ -193,6 +227,7 @@ def train_model(
         else:
             model = build_training_model(config)
         started = time.perf_counter()
+        callbacks = _make_callbacks(directory, config, initial_epoch, history, time_budget)
         if initial_epoch < config.epochs:
             model.fit(
                 _training_batches(inputs, targets, weights, config, shuffle_seed=config.seed + initial_epoch),
@@ -200,12 +235,16 @@ def train_model(
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 shuffle=False,  # The dataset reshuffles itself every epoch.
-                callbacks=_make_callbacks(directory, config, initial_epoch, history),
+                callbacks=callbacks,
                 verbose=verbose,
             )
     seconds = time.perf_counter() - started
     epochs_run = len(history.get("loss", [])) - initial_epoch
     samples = epochs_run * len(targets)
+    partial = [callback.batches_in_last_epoch for callback in callbacks if hasattr(callback, "batches_in_last_epoch")]
+    if partial and partial[0] is not None:
+        # The last epoch stopped early: count the batches it ran (the last full batch is an upper bound).
+        samples -= len(targets) - min(partial[0] * config.batch_size, len(targets))
     return model, TrainingResult(history, seconds, samples / seconds if seconds else 0.0, epochs_run)
 
 
@@ -221,6 +260,7 @@ def _config_from_args(args) -> SummarizerConfig:
         "body_length": args.body_length,
         "patience": args.patience,
         "learning_rate_decay": args.learning_rate_decay,
+        "label_smoothing": args.label_smoothing,
     }
     config = config.updated(**{key: value for key, value in overrides.items() if value is not None})
     if args.max_rows_per_repository is not None:
@@ -253,7 +293,7 @@ def train_command(args) -> LoadedData:
         arrays_path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(arrays_path, **prepared.arrays)
         arrays = prepared.arrays
-    model, result = train_model(arrays, config, directory, resume=args.resume)
+    model, result = train_model(arrays, config, directory, resume=args.resume, time_budget=args.time_budget)
     save_for_inference(model, config, directory / "model.keras")
     (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
     training = {

@@ -57,3 +57,23 @@ def test_decoder_step_matches_the_training_model():
             np.asarray(value) for value in step([titles[:, position : position + 1], state, outputs, body, copy])
         )
         assert np.allclose(probabilities, full[:, position], atol=1e-4)
+
+
+def test_label_smoothing_spreads_the_target_over_the_title_vocabulary():
+    import keras
+
+    from issue_summarizer.model import SmoothedCrossEntropy, training_loss
+
+    config = CONFIGURATIONS["tiny-attention"]
+    assert isinstance(training_loss(config), keras.losses.SparseCategoricalCrossentropy)
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((4, 5, extended_vocabulary_size(config))).astype("float32")
+    probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    targets = rng.integers(0, extended_vocabulary_size(config), (4, 5))
+    plain = float(SmoothedCrossEntropy(0.0, config.title_vocab_size)(targets, probabilities))
+    assert np.isclose(plain, float(keras.losses.SparseCategoricalCrossentropy()(targets, probabilities)), rtol=1e-5)
+    smoothed = float(training_loss(config.updated(label_smoothing=0.1))(targets, probabilities))
+    log_probabilities = np.log(probabilities)
+    target_term = -np.take_along_axis(log_probabilities, targets[..., None], axis=-1)[..., 0]
+    uniform_term = -log_probabilities[..., : config.title_vocab_size].mean(axis=-1)
+    assert np.isclose(smoothed, (0.9 * target_term + 0.1 * uniform_term).mean(), rtol=1e-5)

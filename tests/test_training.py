@@ -174,3 +174,17 @@ def test_learning_rate_halves_after_an_epoch_without_a_better_validation_loss(tm
 def test_learning_rate_decay_must_be_a_factor_in_zero_to_one():
     with pytest.raises(ValueError, match="learning_rate_decay"):
         CONFIGURATIONS["tiny"].updated(learning_rate_decay=1.5)
+
+
+def test_a_time_budget_stops_training_inside_the_first_epoch(tmp_path):
+    from issue_summarizer.data_loading import load_issues
+    from issue_summarizer.prepare import prepare
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    config = CONFIGURATIONS["tiny"].updated(batch_size=8, epochs=5)
+    data = write_jsonl_gz(tmp_path / "rows.jsonl.gz", make_rows(count=240))
+    prepared = prepare(load_issues(data), config, workers=1, show_progress=False)
+    _, result = train_model(prepared.arrays, config, tmp_path / "run", verbose=0, time_budget=0.0)
+    assert result.epochs_run == 1  # Stopped after its first batch, then validated and checkpointed.
+    assert result.samples_per_second * result.seconds == pytest.approx(8, rel=1e-3)
+    assert (tmp_path / "run" / "checkpoints" / "epoch-01.keras").is_file()

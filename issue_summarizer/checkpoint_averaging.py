@@ -1,0 +1,111 @@
+"""Average the weights of a training run's last few epoch checkpoints.
+
+The mean of nearby points on the optimisation path often sits lower in the loss than any of
+them (Polyak averaging; Vaswani et al. averaged the last checkpoints of every Transformer).
+It costs no training, only a validation pass per candidate, so `average` keeps the mean only
+when it lowers the validation loss of the last checkpoint.
+
+    python -m issue_summarizer average --model runs/model-250 --last 3
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.prepare import ARRAYS_FILE
+from issue_summarizer.training import CHECKPOINT_DIRECTORY, split_inputs, training_dataset
+
+AVERAGING_FILE = "averaging.json"
+_EPOCH_FILE = re.compile(r"epoch-(\d+)\.keras$")
+
+
+def epoch_checkpoints(directory: str | Path) -> list[Path]:
+    """The run's per-epoch checkpoints, oldest first."""
+    checkpoints = Path(directory) / CHECKPOINT_DIRECTORY
+    found = [
+        (int(match.group(1)), path)
+        for path in checkpoints.glob("epoch-*.keras")
+        if (match := _EPOCH_FILE.search(path.name))
+    ]
+    return [path for _, path in sorted(found)]
+
+
+def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several models' weights, which must have the same shapes."""
+    if not weight_lists:
+        raise ValueError("nothing to average")
+    shapes = [[weight.shape for weight in weights] for weights in weight_lists]
+    if any(shape != shapes[0] for shape in shapes):
+        raise ValueError("the checkpoints have different weight shapes; were they trained with one configuration?")
+    return [np.mean(np.stack(group), axis=0).astype(group[0].dtype) for group in zip(*weight_lists, strict=True)]
+
+
+@dataclass
+class AveragingResult:
+    checkpoints: list[str]
+    last_loss: float
+    averaged_loss: float
+
+    @property
+    def helps(self) -> bool:
+        return self.averaged_loss < self.last_loss
+
+
+def average_last_checkpoints(directory: str | Path, last: int):
+    """(the model holding the mean of the last `last` epoch checkpoints, an `AveragingResult`
+    with both models' validation losses on the run's prepared validation rows)."""
+    import keras
+
+    import issue_summarizer.model  # noqa: F401  Registers the custom layers for deserialization.
+
+    directory = Path(directory)
+    paths = epoch_checkpoints(directory)
+    if last < 2:
+        raise ValueError("average at least 2 checkpoints")
+    if len(paths) < last:
+        raise ValueError(f"{directory}: {len(paths)} epoch checkpoints, fewer than the {last} asked for")
+    arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
+    if not arrays_path.is_file():
+        raise ValueError(f"{arrays_path}: missing; the validation rows are needed to judge the average")
+    config = SummarizerConfig.load(directory)
+    chosen = paths[-last:]
+    models = [keras.saving.load_model(path) for path in chosen]
+    with np.load(arrays_path) as arrays:
+        validation = split_inputs(
+            {key: arrays[key] for key in arrays.files if key.startswith("validation")}, "validation", config
+        )
+    data = training_dataset(*validation, config.batch_size, shuffle_seed=None)
+    last_model = models[-1]
+    last_loss = float(last_model.evaluate(data, verbose=0))
+    averaged = average_weights([model.get_weights() for model in models])
+    last_model.set_weights(averaged)
+    averaged_loss = float(last_model.evaluate(data, verbose=0))
+    return last_model, AveragingResult([path.name for path in chosen], last_loss, averaged_loss)
+
+
+def average_command(args) -> None:
+    """`average`: replace the model directory's `model.keras` by the mean of its last checkpoints
+    when that lowers the validation loss (or always, with `--force`)."""
+    from issue_summarizer.atomic_files import write_atomically
+    from issue_summarizer.model import save_for_inference
+
+    directory = Path(args.model)
+    model, result = average_last_checkpoints(directory, args.last)
+    print(
+        f"validation loss: last checkpoint {result.last_loss:.4f}, mean of {', '.join(result.checkpoints)} "
+        f"{result.averaged_loss:.4f}"
+    )
+    kept = result.helps or args.force
+    if kept:
+        save_for_inference(model, SummarizerConfig.load(directory), directory / "model.keras")
+        print(f"wrote the averaged weights to {directory / 'model.keras'}")
+    else:
+        print("the average does not lower the validation loss; model.keras is unchanged")
+    record = {**result.__dict__, "kept": kept}
+    write_atomically(directory / AVERAGING_FILE, lambda path: path.write_text(json.dumps(record, indent=1)))
