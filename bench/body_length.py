@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.sampled_comparison import (  # noqa: E402
     DEFAULT_DATA,
     SCORE_COLUMNS,
+    capped_sample,
     draw,
-    repository_split,
     subset,
     table,
     train_and_score,
@@ -48,7 +48,6 @@ from issue_summarizer.config import CONFIGURATIONS  # noqa: E402
 from issue_summarizer.data_loading import load_issues  # noqa: E402
 from issue_summarizer.evaluation import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
 from issue_summarizer.prepare import cap_rows_per_repository, prepare  # noqa: E402
-from issue_summarizer.splitting import split_indices  # noqa: E402
 from issue_summarizer.tokenization import clean_and_tokenize  # noqa: E402
 
 DATA_DIRECTORY = DEFAULT_DATA.parent
@@ -85,15 +84,16 @@ def main() -> None:
     attention = CONFIGURATIONS["attention"]
     config = attention.updated(max_rows_per_train_repository=None, epochs=args.epochs, strip_title_tags=True)
     loaded = load_issues(args.data)
-    split = repository_split(loaded, config)
-    repositories = loaded.frame["repo"].tolist()
-    indices = split_indices(repositories, split)
-    rng = np.random.default_rng(config.seed)
-    validation = draw(indices["validation"], args.validation_rows, rng, "the validation split")
-    test = draw(indices["test"], args.test_rows, rng, "the test split")
-    pool = cap_rows_per_repository(indices["train"], repositories, attention.max_rows_per_train_repository, config.seed)
-    more = draw(pool, args.train_rows + args.extra_rows, rng, "the capped training split")
-    train = np.sort(rng.permutation(more)[: args.train_rows])
+    rows, split, rng = capped_sample(
+        loaded,
+        config,
+        args.train_rows,
+        args.extra_rows,
+        args.validation_rows,
+        args.test_rows,
+        attention.max_rows_per_train_repository,
+    )
+    train, more, validation, test = rows["train"], rows["more"], rows["validation"], rows["test"]
     titles = loaded.frame["title"].to_numpy()
     bodies = loaded.frame["body"].to_numpy()
     test_bodies = bodies[test].tolist()

@@ -18,7 +18,7 @@ import numpy as np
 from issue_summarizer.config import SummarizerConfig
 from issue_summarizer.data_loading import LoadedData
 from issue_summarizer.evaluation import score_titles
-from issue_summarizer.prepare import SPLITS
+from issue_summarizer.prepare import SPLITS, cap_rows_per_repository
 from issue_summarizer.splitting import RepositorySplit, split_indices, split_repositories
 from issue_summarizer.vocabulary import Vocabulary
 
@@ -79,6 +79,34 @@ def sample_rows(
     return subset(loaded, np.sort(np.concatenate(chosen))), split
 
 
+def capped_sample(
+    loaded: LoadedData,
+    config: SummarizerConfig,
+    train_rows: int,
+    extra_rows: int,
+    validation_rows: int,
+    test_rows: int,
+    cap: int,
+) -> tuple[dict[str, np.ndarray], RepositorySplit, np.random.Generator]:
+    """Seeded row indices for the comparison arms, the repository split of the whole file, and
+    the generator that drew them, for any further draws.
+
+    "validation" and "test" come from the evaluation repositories; "more" is `train_rows +
+    extra_rows` training rows drawn after capping each repository at `cap` rows, and "train"
+    is `train_rows` of those.
+    """
+    split = repository_split(loaded, config)
+    repositories = loaded.frame["repo"].tolist()
+    indices = split_indices(repositories, split)
+    rng = np.random.default_rng(config.seed)
+    validation = draw(indices["validation"], validation_rows, rng, "the validation split")
+    test = draw(indices["test"], test_rows, rng, "the test split")
+    pool = cap_rows_per_repository(indices["train"], repositories, cap, config.seed)
+    more = draw(pool, train_rows + extra_rows, rng, "the capped training split")
+    train = np.sort(rng.permutation(more)[:train_rows])
+    return {"train": train, "more": more, "validation": validation, "test": test}, split, rng
+
+
 def train_and_score(
     arm: str,
     arrays: dict[str, np.ndarray],
@@ -88,12 +116,17 @@ def train_and_score(
     references: list[str],
     to_words: Callable[[list[str]], list[str]] = list,
     latency_bodies: Sequence[str] = (),
+    latency_beam_width: int = 1,
+    time_budget: float | None = None,
+    validation: tuple[list[list[str]], list[str]] | None = None,
 ) -> dict:
     """Train one arm with the library's training code, title the test rows greedily and score them.
 
     `to_words` turns the decoded tokens of one title into the words that are scored. With
-    `latency_bodies`, the median time to title each of them alone (greedy, text in and title
-    out, after one warm-up title) is reported too.
+    `latency_bodies`, the median time to title each of them alone (text in and title out,
+    after one warm-up title, at `latency_beam_width`) is reported too. `time_budget` stops
+    training after that many seconds. `validation` (tokens, references) is scored the same way
+    as the test rows, into `validation_rougeL`.
     """
     from issue_summarizer.summarizer import Summarizer
     from issue_summarizer.training import train_model
@@ -101,25 +134,32 @@ def train_and_score(
     body_vocabulary, title_vocabulary = vocabularies
     print(f"training {arm}: {len(arrays['train_titles']):,} rows, {config.epochs} epochs", flush=True)
     with tempfile.TemporaryDirectory(prefix="comparison-arm-") as directory:
-        model, result = train_model(arrays, config, directory, verbose=2)
+        model, result = train_model(arrays, config, directory, verbose=2, time_budget=time_budget)
     summarizer = Summarizer(model, config, body_vocabulary, title_vocabulary)
     options = summarizer.decoding_options(1, None)
-    predictions, copied = [], []
-    for start in range(0, len(test_tokens), DECODING_BATCH):
-        batch = summarizer.prepare_batch(test_tokens[start : start + DECODING_BATCH])
-        for hypotheses, unknown in zip(summarizer.decode_batch(batch, options), batch.unknown_words, strict=True):
-            ids = hypotheses[0].ids
-            copied.append(any(token_id >= len(title_vocabulary) for token_id in ids))
-            predictions.append(" ".join(to_words(summarizer.title_words(ids, unknown))))
+
+    def greedy_titles(tokens: list[list[str]]) -> tuple[list[str], list[bool]]:
+        predictions, copied = [], []
+        for start in range(0, len(tokens), DECODING_BATCH):
+            batch = summarizer.prepare_batch(tokens[start : start + DECODING_BATCH])
+            for hypotheses, unknown in zip(summarizer.decode_batch(batch, options), batch.unknown_words, strict=True):
+                ids = hypotheses[0].ids
+                copied.append(any(token_id >= len(title_vocabulary) for token_id in ids))
+                predictions.append(" ".join(to_words(summarizer.title_words(ids, unknown))))
+        return predictions, copied
+
+    predictions, copied = greedy_titles(test_tokens)
     metrics, _ = score_titles(predictions, references)
+    if validation is not None:
+        metrics["validation_rougeL"] = score_titles(greedy_titles(validation[0])[0], validation[1])[0]["rougeL"]
     body_known = body_vocabulary.coverage(test_tokens)
     latency_ms = None
     if latency_bodies:
-        summarizer.summarize([latency_bodies[0]], beam_width=1)
+        summarizer.summarize([latency_bodies[0]], beam_width=latency_beam_width)
         timings = []
         for body in latency_bodies:
             started = time.perf_counter()
-            summarizer.summarize([body], beam_width=1)
+            summarizer.summarize([body], beam_width=latency_beam_width)
             timings.append(time.perf_counter() - started)
         latency_ms = float(np.median(timings) * 1000)
     return {
@@ -134,6 +174,7 @@ def train_and_score(
         "samples_per_second": result.samples_per_second,
         "latency_ms": latency_ms,
         "epochs_run": result.epochs_run,
+        "parameters": model.count_params(),
         "copied": float(np.mean(copied)) if copied else 0.0,
         **metrics,
     }
