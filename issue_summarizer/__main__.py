@@ -53,15 +53,33 @@ def command_train(args) -> None:
 
 
 def command_summarize(args) -> None:
+    if args.engine == "ray":
+        from issue_summarizer.ray_engine import summarize_with_ray
+
+        summarize_with_ray(args)
+        return
     from issue_summarizer.batch import summarize_file
 
     summarize_file(args)
 
 
 def command_embed(args) -> None:
+    if args.engine == "ray":
+        from issue_summarizer.ray_engine import embed_with_ray
+
+        embed_with_ray(args)
+        return
     from issue_summarizer.embedding_file import embed_file
 
     embed_file(args)
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine", choices=["local", "ray"], default="local", help="local (default), or Ray Data actors"
+    )
+    parser.add_argument("--address", help="with --engine ray: an existing Ray cluster (default: start one here)")
+    parser.add_argument("--ray-actors", type=int, default=1, help="with --engine ray: model actors (default: 1)")
 
 
 def command_evaluate(args) -> None:
@@ -154,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--batch-size", type=int, default=256)
     summarize.add_argument("--chunk-rows", type=int, default=10_000, help="rows read, titled and written at a time")
     summarize.add_argument("--resume", action="store_true", help="continue an interrupted run after its last chunk")
+    _add_engine_arguments(summarize)
     summarize.set_defaults(run=command_summarize)
 
     embed = commands.add_parser("embed", help="write the encoder's vector of every row of a file to parquet")
@@ -161,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(embed, "--input")
     embed.add_argument("--output", required=True, type=Path, help="parquet file to write")
     embed.add_argument("--chunk-rows", type=int, default=10_000, help="rows read and embedded at a time")
+    _add_engine_arguments(embed)
     embed.set_defaults(run=command_embed)
 
     evaluate = commands.add_parser("evaluate", help="ROUGE and BLEU of a model and the lead baseline")

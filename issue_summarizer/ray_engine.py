@@ -1,0 +1,216 @@
+"""Titles and embeddings on Ray Data: `summarize --engine ray` and `embed --engine ray`.
+
+    python -m issue_summarizer summarize --engine ray --input issues.csv --output titled.csv
+    python -m issue_summarizer summarize --engine ray --address ray://head:10001 --ray-actors 8 ...
+
+Ray Data reads the input file in blocks, `map_batches` sends each block to a pool of actors
+that each load the `Summarizer` once, and the driver writes the results in input order with
+the same writer as the local engine, so the output has the same rows, order and columns.
+
+The model directory travels with the job (its files go through Ray's object store, about
+17 MB), so the workers need no copy of the repository's `model/`. The input must be readable
+where Ray's read tasks run: a local path for a one-machine Ray, a shared or cloud path
+(`s3://...`) on a cluster. Ray is an optional dependency (`pip install -r requirements-ray.txt`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from issue_summarizer.batch import EXTRA_COLUMNS, ChunkWriter, summarize_frame
+from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping
+from issue_summarizer.summarizer import REQUIRED_FILES, Summarizer
+
+# Rows per actor call: large enough that Ray's per-task overhead (milliseconds) is small next
+# to titling them (seconds), small enough to spread a file over many actors.
+ROWS_PER_TASK = 1024
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "--engine ray needs Ray: pip install -r requirements-ray.txt (or use the default --engine local)"
+        ) from None
+    return ray
+
+
+def model_files(directory: str | Path) -> dict[str, bytes]:
+    """The files a `Summarizer` loads from a model directory, as bytes to send to the workers."""
+    directory = Path(directory)
+    Summarizer.load(directory)  # Fail here, on the driver, with the loader's message.
+    return {name: (directory / name).read_bytes() for name in REQUIRED_FILES}
+
+
+class ModelActor:
+    """One Ray actor: loads the model once, then titles or embeds every batch it is given."""
+
+    def __init__(self, files: dict[str, bytes], task: str, source: str, preset, mapping, beam_width, batch_size):
+        self.directory = tempfile.mkdtemp(prefix="issue-summarizer-model-")
+        for name, content in files.items():
+            Path(self.directory, name).write_bytes(content)
+        self.summarizer = Summarizer.load(self.directory)
+        self.task, self.source, self.preset, self.mapping = task, source, preset, mapping
+        self.beam_width, self.batch_size = beam_width, batch_size
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        loaded = issues_from_table(
+            batch, self.source, self.preset, self.mapping, require_title=False, drop_bad_rows=False
+        )
+        if self.task == "summarize":
+            result = summarize_frame(self.summarizer, loaded.frame, self.beam_width, self.batch_size)
+            kept = [column for column in result.columns if column in loaded.source_columns or column in EXTRA_COLUMNS]
+            return result[kept]
+        usable = (loaded.frame["problem"] == "").to_numpy()
+        vectors = np.zeros((len(batch), self.summarizer.config.hidden_dim), dtype=np.float32)
+        if usable.any():
+            vectors[usable] = self.summarizer.embed(loaded.frame.loc[usable, "body"].tolist())
+        result = pd.DataFrame({"usable": usable, "vector": list(vectors)})
+        for name in ("repo", "title"):
+            if name in loaded.frame.columns:
+                result[name] = loaded.frame[name].astype(str).to_numpy()
+        return result
+
+    def __del__(self) -> None:
+        shutil.rmtree(getattr(self, "directory", ""), ignore_errors=True)
+
+
+def read_dataset(path: str, limit: int | None = None):
+    """The input file as a Ray dataset whose text columns read as `read_chunks` reads them."""
+    ray = _import_ray()
+    name = path.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
+        dataset = ray.data.read_json(path, lines=True)
+    elif name.endswith((".csv", ".csv.gz")):
+        import pyarrow.csv as arrow_csv
+
+        # Every column as text, empty cells as "", as the local engine reads a CSV.
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        convert = arrow_csv.ConvertOptions(
+            column_types={column: "string" for column in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        dataset = ray.data.read_csv(path, convert_options=convert)
+    elif name.endswith(".parquet"):
+        dataset = ray.data.read_parquet(path)
+    else:
+        raise DataLoadError(f"{path}: unknown file type for --engine ray; use CSV, JSONL(.gz) or parquet")
+    return dataset.limit(limit) if limit is not None else dataset
+
+
+def _start(address: str | None) -> None:
+    ray = _import_ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # The driver writes batches in the order they come; keep that the input's order.
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+
+
+def mapped_batches(args, task: str):
+    """The input's rows titled (`summarize`) or embedded (`embed`) by a pool of actors, in input order."""
+    source = str(args.input)
+    if "://" not in source and not Path(source).is_file():
+        raise DataLoadError(f"{source}: no such file")
+    files = model_files(args.model)
+    mapping = parse_column_mapping(args.columns)
+    _start(args.address)
+    dataset = read_dataset(source, args.limit)
+    # The column check runs here, so a wrong file fails with one line rather than in a worker.
+    _check_columns(dataset, source, args.preset, mapping)
+    mapped = dataset.map_batches(
+        ModelActor,
+        fn_constructor_kwargs={
+            "files": files,
+            "task": task,
+            "source": source,
+            "preset": args.preset,
+            "mapping": mapping,
+            "beam_width": getattr(args, "beam_width", None),
+            "batch_size": getattr(args, "batch_size", 256),
+        },
+        batch_size=ROWS_PER_TASK,
+        batch_format="pandas",
+        concurrency=args.ray_actors,
+        # One logical CPU per actor leaves room for the read tasks; TensorFlow inside the actor
+        # still uses every core of its machine.
+        num_cpus=1,
+    )
+    return mapped.iter_batches(batch_size=None, batch_format="pandas")
+
+
+def _check_columns(dataset, source: str, preset, mapping) -> None:
+    from issue_summarizer.data_loading import resolve_columns
+
+    found = [str(column) for column in dataset.schema().names]
+    chosen = resolve_columns(found, preset, mapping, require_title=False)
+    missing = [f"{ours} (column {theirs!r})" for ours, theirs in chosen.items() if theirs not in found]
+    if missing:
+        raise DataLoadError(
+            f"{source}: missing {', '.join(missing)}; the file has columns {found}. "
+            "Map yours with --columns title=COLUMN,body=COLUMN"
+        )
+
+
+def summarize_with_ray(args) -> None:
+    """`summarize --engine ray`: the same output as the local engine, computed by Ray actors."""
+    from tqdm.auto import tqdm
+
+    if args.resume:
+        raise DataLoadError("--resume works with the local engine; rerun without --resume, or with --engine local")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    writer = ChunkWriter(output)
+    written, failed = 0, 0
+    try:
+        with tqdm(desc="summarize (ray)", unit="issue") as bar:
+            for batch in mapped_batches(args, "summarize"):
+                writer.write(batch)
+                written += len(batch)
+                failed += int((batch["problem"] != "").sum())
+                bar.update(len(batch))
+    finally:
+        writer.close()
+    if written == 0:
+        raise DataLoadError(f"{args.input}: the file has no rows")
+    print(f"wrote {written:,} rows to {output}" + (f" ({failed:,} without a title, see 'problem')" if failed else ""))
+
+
+def embed_with_ray(args) -> None:
+    """`embed --engine ray`: the same embeddings file as the local engine, computed by Ray actors."""
+    import pyarrow.parquet as parquet
+    from tqdm.auto import tqdm
+
+    from issue_summarizer.embedding_file import vectors_table
+
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    writer, row, written = None, 0, 0
+    try:
+        with tqdm(desc="embed (ray)", unit="issue") as bar:
+            for batch in mapped_batches(args, "embed"):
+                usable = batch["usable"].to_numpy(dtype=bool)
+                if usable.any():
+                    vectors = np.stack(batch.loc[usable, "vector"].to_list()).astype(np.float32)
+                    table = vectors_table(np.flatnonzero(usable) + row, batch[usable], vectors)
+                    if writer is None:
+                        writer = parquet.ParquetWriter(output, table.schema)
+                    writer.write_table(table)
+                    written += int(usable.sum())
+                row += len(batch)
+                bar.update(len(batch))
+    finally:
+        if writer is not None:
+            writer.close()
+    if written == 0:
+        raise DataLoadError(f"{args.input}: no row has a body to embed")
+    skipped = row - written
+    print(f"wrote {written:,} vectors to {output}" + (f" ({skipped:,} rows without a body skipped)" if skipped else ""))
+    sys.stdout.flush()

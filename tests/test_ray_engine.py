@@ -1,0 +1,75 @@
+"""The Ray engine against the local one, on a Ray started here on this machine."""
+
+import gzip
+
+import pandas as pd
+import pytest
+
+from issue_summarizer.__main__ import main
+from tests.conftest import make_rows, write_jsonl_gz
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A JSONL and a CSV fixture with a few empty bodies, which must come out with their reason."""
+    directory = tmp_path_factory.mktemp("ray_inputs")
+    rows = make_rows(count=150, repositories=5, seed=3)
+    for index in range(0, len(rows), 29):
+        rows[index]["body"] = ""
+    for index, row in enumerate(rows):
+        row["number"] = index
+    csv_path = directory / "issues.csv"
+    pd.DataFrame(rows).to_csv(csv_path, index=False)
+    return {"jsonl": write_jsonl_gz(directory / "issues.jsonl.gz", rows), "csv": csv_path}
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_ray_and_local_engines_write_the_same_titles(local_ray, inputs, trained_tiny_model, tmp_path, kind):
+    suffix = ".jsonl.gz" if kind == "jsonl" else ".csv"
+    outputs = {}
+    for engine in ("local", "ray"):
+        output = tmp_path / f"{engine}{suffix}"
+        argv = ["summarize", "--model", str(trained_tiny_model), "--input", str(inputs[kind]), "--output", str(output)]
+        assert main([*argv, "--engine", engine, "--beam-width", "1"]) == 0
+        outputs[engine] = gzip.decompress(output.read_bytes()) if kind == "jsonl" else output.read_bytes()
+    assert outputs["ray"] == outputs["local"]
+    frame = pd.read_csv(tmp_path / "ray.csv") if kind == "csv" else pd.read_json(tmp_path / "ray.jsonl.gz", lines=True)
+    assert list(frame["number"]) == list(range(150))
+    assert (frame["problem"].fillna("") == "empty body").sum() == 6
+
+
+def test_ray_and_local_engines_write_the_same_embeddings(local_ray, inputs, trained_tiny_model, tmp_path):
+    from issue_summarizer.embedding_file import read_vectors
+
+    results = {}
+    for engine in ("local", "ray"):
+        output = tmp_path / f"{engine}.parquet"
+        argv = ["embed", "--model", str(trained_tiny_model), "--input", str(inputs["jsonl"]), "--output", str(output)]
+        assert main([*argv, "--engine", engine]) == 0
+        results[engine] = read_vectors(output)
+    pd.testing.assert_frame_equal(results["ray"][0], results["local"][0])
+    assert results["ray"][1].shape == (144, results["ray"][1].shape[1])
+    assert abs(results["ray"][1] - results["local"][1]).max() < 1e-5
+
+
+def test_ray_engine_refuses_resume_and_a_wrong_file_with_one_line(
+    local_ray, inputs, trained_tiny_model, tmp_path, capsys
+):
+    argv = ["summarize", "--model", str(trained_tiny_model), "--output", str(tmp_path / "out.csv"), "--engine", "ray"]
+    assert main([*argv, "--input", str(inputs["csv"]), "--resume"]) == 2
+    assert "--resume works with the local engine" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.csv"
+    pd.DataFrame({"text": ["a"], "other": ["b"]}).to_csv(wrong, index=False)
+    assert main([*argv, "--input", str(wrong)]) == 2
+    assert "missing body" in capsys.readouterr().err
