@@ -49,7 +49,8 @@ def command_train(args) -> None:
     from issue_summarizer.training import train_command
 
     loaded = train_command(args)
-    evaluate_model_directory(args.out, loaded, "test")
+    if loaded is not None:  # None on the workers of a multi-worker run other than the chief.
+        evaluate_model_directory(args.out, loaded, "test")
 
 
 def command_summarize(args) -> None:

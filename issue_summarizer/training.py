@@ -10,10 +10,12 @@ no text), `history.json` and `training.json`. Encoded arrays and checkpoints go 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,14 +166,23 @@ def _time_budget_callback():
 
 
 def _make_callbacks(
-    directory: Path, config: SummarizerConfig, initial_epoch: int, history: dict, time_budget: float | None = None
+    directory: Path,
+    config: SummarizerConfig,
+    initial_epoch: int,
+    history: dict,
+    time_budget: float | None = None,
 ):
     import keras
 
     checkpoints = directory / CHECKPOINT_DIRECTORY
 
     class EpochCheckpoint(keras.callbacks.Callback):
-        """Saves the model and the epoch count after every epoch, so `--resume` can continue."""
+        """Saves the model and the epoch count after every epoch, so `--resume` can continue.
+
+        In a multi-worker run every worker saves, because saving creates variables and so takes
+        part in the workers' collective operations; the other workers save into a temporary
+        directory that is removed after training (`train_command`).
+        """
 
         def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
@@ -193,6 +204,27 @@ def _make_callbacks(
     return callbacks
 
 
+def _work_around_keras_multi_worker_reductions(model) -> None:
+    """Let Keras 3.15's `fit` run under `MultiWorkerMirroredStrategy` (tensorflow/tensorflow#72388).
+
+    Keras averages each step's metrics over the workers with `reduce("MEAN", axis=0)`, which
+    fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions"): the steps
+    here return them as 1-element vectors, which that reduction turns back into scalars.
+    `fit` would also rebuild the already built model from one batch averaged over the workers,
+    which fails on integer inputs; clearing the remembered strategy skips that, and `fit` still
+    runs under the strategy, which it takes from the scope.
+    """
+    from keras import ops
+
+    def vector_metrics(step):
+        return lambda data: {name: ops.reshape(value, (1,)) for name, value in step(data).items()}
+
+    model.optimizer.build(model.trainable_variables)
+    model._distribute_strategy = None
+    model.train_step = vector_metrics(model.train_step)
+    model.test_step = vector_metrics(model.test_step)
+
+
 def train_model(
     arrays: dict[str, np.ndarray],
     config: SummarizerConfig,
@@ -200,8 +232,11 @@ def train_model(
     resume: bool = False,
     verbose: int = 1,
     time_budget: float | None = None,
+    strategy=None,
 ):
     """Fit a model on prepared arrays and return it with a `TrainingResult`.
+
+    With a `tf.distribute` `strategy`, the model is built and trained under it.
 
     With `time_budget` (seconds), training stops after the batch that passes it, even inside
     an epoch, and that last partial epoch is validated and checkpointed like a whole one.
@@ -218,7 +253,8 @@ def train_model(
     state_file = checkpoints / CHECKPOINT_STATE
     inputs, targets, weights = split_inputs(arrays, "train", config)
     validation = split_inputs(arrays, "validation", config)
-    with precision_policy(config.precision):
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with precision_policy(config.precision), scope:
         if resume and state_file.is_file() and (checkpoints / CHECKPOINT_MODEL).is_file():
             state = json.loads(state_file.read_text())
             initial_epoch, history = state["epoch"], state["history"]
@@ -226,6 +262,8 @@ def train_model(
             print(f"resuming from epoch {initial_epoch}")
         else:
             model = build_training_model(config)
+        if strategy is not None:
+            _work_around_keras_multi_worker_reductions(model)
         started = time.perf_counter()
         callbacks = _make_callbacks(directory, config, initial_epoch, history, time_budget)
         if initial_epoch < config.epochs:
@@ -268,11 +306,25 @@ def _config_from_args(args) -> SummarizerConfig:
     return config
 
 
-def train_command(args) -> LoadedData:
-    """`train`: prepare (or reuse the prepared arrays when resuming), then fit and save."""
+def train_command(args) -> LoadedData | None:
+    """`train`: prepare (or reuse the prepared arrays when resuming), then fit and save.
+
+    Under `TF_CONFIG` every worker runs this; the chief writes the model directory, and the
+    other workers keep their files in a temporary directory and return None.
+    """
+    from issue_summarizer.distributed import cluster_from_environment, multi_worker_strategy, scaled_config
     from issue_summarizer.model import save_for_inference
 
-    directory = Path(args.out)
+    cluster = cluster_from_environment()
+    # The strategy must exist before any other TensorFlow operation of the process.
+    strategy = multi_worker_strategy() if cluster else None
+    is_chief = cluster is None or cluster.is_chief
+    workers = cluster.workers if cluster else 1
+    if cluster:
+        print(f"worker {cluster.index} of {workers}{' (chief)' if is_chief else ''}")
+    directory = (
+        Path(args.out) if is_chief else Path(tempfile.mkdtemp(prefix=f"issue-summarizer-worker-{cluster.index}-"))
+    )
     arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     if args.resume and arrays_path.is_file():
@@ -284,7 +336,7 @@ def train_command(args) -> LoadedData:
         arrays = dict(np.load(arrays_path))
         print(f"reusing prepared arrays from {arrays_path}")
     else:
-        config = _config_from_args(args)
+        config = scaled_config(_config_from_args(args), workers)
         extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
         prepared = prepare(loaded, config, workers=args.workers, extra=extra)
         for line in summary_lines(prepared, loaded):
@@ -293,7 +345,18 @@ def train_command(args) -> LoadedData:
         arrays_path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(arrays_path, **prepared.arrays)
         arrays = prepared.arrays
-    model, result = train_model(arrays, config, directory, resume=args.resume, time_budget=args.time_budget)
+    model, result = train_model(
+        arrays,
+        config,
+        directory,
+        resume=args.resume,
+        time_budget=args.time_budget,
+        strategy=strategy,
+    )
+    if not is_chief:
+        shutil.rmtree(directory, ignore_errors=True)
+        print(f"worker {cluster.index}: trained {result.epochs_run} epochs; the chief writes the model")
+        return None
     save_for_inference(model, config, directory / "model.keras")
     (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
     training = {
