@@ -24,6 +24,9 @@ ARCHITECTURES = {
     "attention": "A bidirectional GRU encoder reads the first words of the cleaned body; a GRU decoder "
     "writes the title one word at a time, attending to the body words at each step (Luong attention), "
     "and can copy a body word the title vocabulary lacks, such as a function name or an error code.",
+    "transformer": "A Transformer encoder reads every position of the cleaned body at once; a Transformer "
+    "decoder writes the title one word at a time, attending to the title so far and to the body, and can "
+    "copy a body word the title vocabulary lacks through its last cross-attention layer.",
 }
 
 

@@ -25,14 +25,16 @@ METRIC_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "
 # The settings a reader of the card cares about, with what each one means.
 CONFIGURATION_ROWS = {
     "name": "Named configuration",
-    "architecture": "seed: plain GRU encoder-decoder; attention: adds attention and copying",
+    "architecture": "seed: plain GRU encoder-decoder; attention: adds attention and copying; "
+    "transformer: Transformer encoder-decoder that copies",
     "body_vocab_size": "Body vocabulary (ids, padding and rare word included)",
     "title_vocab_size": "Title vocabulary",
-    "body_length": "Body tokens read (padded before, truncated after)",
+    "body_length": "Body tokens read (the rest is cut off)",
     "title_length": "Title tokens, start and end markers included",
     "embedding_dim": "Embedding size",
-    "hidden_dim": "GRU units (encoder and decoder)",
+    "hidden_dim": "GRU units (encoder and decoder); the Transformer's width",
     "learning_rate": "Nadam learning rate",
+    "label_smoothing": "Label smoothing (0: plain cross-entropy)",
     "batch_size": "Batch size",
     "epochs": "Maximum epochs",
     "patience": "Early-stopping patience (epochs)",
