@@ -21,9 +21,7 @@ def test_older_directories_without_new_fields_still_load(tmp_path):
     assert SummarizerConfig.load(tmp_path).beam_width == 1
 
 
-@pytest.mark.parametrize(
-    "content", ["{", '{"unknown_field": 1}', '{"architecture": "lstm"}', '{"title_length": 2}']
-)
+@pytest.mark.parametrize("content", ["{", '{"unknown_field": 1}', '{"architecture": "lstm"}', '{"title_length": 2}'])
 def test_bad_configurations_are_refused(tmp_path, content):
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(ValueError, match="config.json"):
