@@ -35,6 +35,39 @@ def vectors_table(rows: np.ndarray, frame: pd.DataFrame, vectors: np.ndarray):
     return arrow.table(columns)
 
 
+class VectorWriter:
+    """Appends chunks of vectors to one parquet file, opened with the first chunk's schema."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer = None
+        self.written = 0
+
+    def write(self, rows: np.ndarray, frame: pd.DataFrame, vectors: np.ndarray) -> None:
+        import pyarrow.parquet as parquet
+
+        table = vectors_table(rows, frame, vectors)
+        if self.writer is None:
+            self.writer = parquet.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+        self.written += len(rows)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def report(self, source: str | Path, rows: int) -> None:
+        """Say what was written out of `rows` input rows, or fail when nothing was."""
+        if self.written == 0:
+            raise DataLoadError(f"{source}: no row has a body to embed")
+        skipped = rows - self.written
+        print(
+            f"wrote {self.written:,} vectors to {self.path}"
+            + (f" ({skipped:,} rows without a body skipped)" if skipped else "")
+        )
+        sys.stdout.flush()
+
+
 def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     """An embeddings file as its rows (row, repo, title) and a float32 matrix of their vectors."""
     import pyarrow.parquet as parquet
@@ -54,7 +87,6 @@ def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
 
 def embed_file(args) -> None:
     """`embed --model DIR --input FILE --output vectors.parquet [--chunk-rows N]`."""
-    import pyarrow.parquet as parquet
     from tqdm.auto import tqdm
 
     output = Path(args.output)
@@ -65,8 +97,8 @@ def embed_file(args) -> None:
     summarizer = Summarizer.load(args.model)
     mapping = parse_column_mapping(args.columns)
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
-    row, written = 0, 0
+    writer = VectorWriter(output)
+    row = 0
     try:
         with tqdm(desc="embed", unit="issue") as bar:
             for raw in read_chunks(args.input, args.chunk_rows):
@@ -80,19 +112,9 @@ def embed_file(args) -> None:
                 usable = (loaded.frame["problem"] == "").to_numpy()
                 frame = loaded.frame[usable]
                 if len(frame):
-                    vectors = summarizer.embed(frame["body"].tolist())
-                    table = vectors_table(np.flatnonzero(usable) + row, frame, vectors)
-                    if writer is None:
-                        writer = parquet.ParquetWriter(output, table.schema)
-                    writer.write_table(table)
-                    written += len(frame)
+                    writer.write(np.flatnonzero(usable) + row, frame, summarizer.embed(frame["body"].tolist()))
                 row += len(raw)
                 bar.update(len(raw))
     finally:
-        if writer is not None:
-            writer.close()
-    if written == 0:
-        raise DataLoadError(f"{args.input}: no row has a body to embed")
-    skipped = row - written
-    print(f"wrote {written:,} vectors to {output}" + (f" ({skipped:,} rows without a body skipped)" if skipped else ""))
-    sys.stdout.flush()
+        writer.close()
+    writer.report(args.input, row)

@@ -16,7 +16,6 @@ where Ray's read tasks run: a local path for a one-machine Ray, a shared or clou
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -185,32 +184,22 @@ def summarize_with_ray(args) -> None:
 
 def embed_with_ray(args) -> None:
     """`embed --engine ray`: the same embeddings file as the local engine, computed by Ray actors."""
-    import pyarrow.parquet as parquet
     from tqdm.auto import tqdm
 
-    from issue_summarizer.embedding_file import vectors_table
+    from issue_summarizer.embedding_file import VectorWriter
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer, row, written = None, 0, 0
+    writer, row = VectorWriter(output), 0
     try:
         with tqdm(desc="embed (ray)", unit="issue") as bar:
             for batch in mapped_batches(args, "embed"):
                 usable = batch["usable"].to_numpy(dtype=bool)
                 if usable.any():
                     vectors = np.stack(batch.loc[usable, "vector"].to_list()).astype(np.float32)
-                    table = vectors_table(np.flatnonzero(usable) + row, batch[usable], vectors)
-                    if writer is None:
-                        writer = parquet.ParquetWriter(output, table.schema)
-                    writer.write_table(table)
-                    written += int(usable.sum())
+                    writer.write(np.flatnonzero(usable) + row, batch[usable], vectors)
                 row += len(batch)
                 bar.update(len(batch))
     finally:
-        if writer is not None:
-            writer.close()
-    if written == 0:
-        raise DataLoadError(f"{args.input}: no row has a body to embed")
-    skipped = row - written
-    print(f"wrote {written:,} vectors to {output}" + (f" ({skipped:,} rows without a body skipped)" if skipped else ""))
-    sys.stdout.flush()
+        writer.close()
+    writer.report(args.input, row)
