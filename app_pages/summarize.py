@@ -240,7 +240,9 @@ def one_issue_form() -> None:
                         "settings": settings,
                         "text": checked.text,
                         "fetched": fetched,
-                        "rougeL": title_rouge_l(results[0][0], fetched["title"], config.cleaning) if fetched else None,
+                        "rougeL": (
+                            title_rouge_l(results[0][0], fetched["title"], config.title_cleaning) if fetched else None
+                        ),
                     }
 
             result = st.session_state.get(RESULT_KEY)

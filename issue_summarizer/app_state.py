@@ -494,9 +494,11 @@ def shared_data_choice() -> None:
 
 
 def _frame_histograms(directory: str, frame: pd.DataFrame, sample: int) -> dict[str, LengthHistogram]:
-    cleaning = read_model_card(directory).config.cleaning
+    config = read_model_card(directory).config
     titles = frame["title"].tolist() if "title" in frame.columns else None
-    return histograms_from_texts(frame["body"].tolist(), titles, cleaning, sample=sample)
+    return histograms_from_texts(
+        frame["body"].tolist(), titles, config.cleaning, sample=sample, title_options=config.title_cleaning
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

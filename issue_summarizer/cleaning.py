@@ -18,6 +18,11 @@ to their domain) and add the markdown handling that GitHub issues need:
   so that the identifier inside is a token of its own that a title can copy.
 * Lines of issue templates such as ``**Describe the bug**`` or ``### Steps to reproduce``
   are removed, so that boilerplate does not take the place of content.
+* Runs of four or more equal punctuation marks (rulers, ``!!!!``) collapse to one; shorter
+  runs are code or prose (``C++``, ``std::vec``, ``--flag``, ``...``) and stay.
+
+Titles are cleaned with the same rules except the markdown ones (`SummarizerConfig.title_cleaning`):
+GitHub shows a title's characters as typed.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class CleaningOptions:
     unescape_entities: bool = True
     html_element_names_only: bool = True
     split_brackets: bool = True
+    # Runs of up to three equal punctuation marks are kept ("C++", "std::vec", "--flag", "...");
+    # longer runs, rulers such as "-----" or "!!!!!", collapse to one mark. Off, every run
+    # collapses, as the first shipped models were trained.
+    keep_short_punctuation_runs: bool = True
 
     def __post_init__(self) -> None:
         if self.code_blocks not in CODE_BLOCK_MODES:
@@ -146,6 +155,7 @@ _TABLE_RULE = re.compile(r"^[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+(?:[ \t]*:?-{3,
 # Standalone numbers only: "x86_64", "utf8" and "v1.2.3" are identifiers and stay as they are.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:]\d+)*(?![\w.]*\w)")
 _PUNCT_RUN = re.compile(r"([^\w\s])\1+")
+_LONG_PUNCT_RUN = re.compile(r"([^\w\s])\1{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 _SPACES = re.compile(r"\s+")
 _ERROR_LINE = re.compile(r"error|exception|panic|fatal|fail|traceback|warning", re.IGNORECASE)
@@ -228,7 +238,7 @@ def clean_text(text: str, options: CleaningOptions = CleaningOptions(), keep_sur
         text = _ATTACHED_BRACKET.sub(r" \g<0> ", text)
     if options.replace_numbers:
         text = _NUMBER.sub(r" \g<0> " if keep_surface else f" {NUMBER_TOKEN} ", text)
-    text = _PUNCT_RUN.sub(r"\1", text)
+    text = (_LONG_PUNCT_RUN if options.keep_short_punctuation_runs else _PUNCT_RUN).sub(r"\1", text)
     if options.lowercase and not keep_surface:
         text = text.lower()
     return _SPACES.sub(" ", text).strip()

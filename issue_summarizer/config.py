@@ -47,6 +47,11 @@ class SummarizerConfig:
     # Remove leading template tags ("[Bug]", "feat(scope):") from training titles
     # (`title_tags.strip_title_tags`). Models trained before the rule have it off in config.json.
     strip_title_tags: bool = True
+    # Clean titles as literal text: GitHub shows a title's characters as typed (only backticks
+    # mark code), so the markdown rules for bodies (inline code, emphasis, links, list marks)
+    # would take away what the author wrote: `__init__` would become "init". Models trained
+    # before the rule have it off in config.json.
+    literal_titles: bool = True
     # Model.
     embedding_dim: int = 300
     # The GRUs' state size; the Transformer's model width.
@@ -128,6 +133,17 @@ class SummarizerConfig:
     def copies_from_body(self) -> bool:
         """Whether the model is a pointer-generator, which reads copy ids and attends over the body."""
         return self.architecture != "seed"
+
+    @property
+    def body_input_length(self) -> int | None:
+        """The model's body input length: any length (None) for length-bucketed models, which
+        train and decode on batches cut to their bucket, else the padded length."""
+        return None if self.length_buckets else self.body_length
+
+    @property
+    def title_cleaning(self) -> CleaningOptions:
+        """How titles (training targets and references) are cleaned."""
+        return replace(self.cleaning, strip_markdown=False) if self.literal_titles else self.cleaning
 
     def updated(self, **changes) -> SummarizerConfig:
         return replace(self, **changes)

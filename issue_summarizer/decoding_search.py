@@ -64,7 +64,7 @@ def score_options(
         min_length=options.min_length,
     )
     restored = [alternatives[0].text for alternatives in generated]
-    titles = [" ".join(tokens) for tokens in clean_and_tokenize(restored, summarizer.config.cleaning)]
+    titles = [" ".join(tokens) for tokens in clean_and_tokenize(restored, summarizer.config.title_cleaning)]
     return float(rouge_rows(titles, references)["rougeL"].mean())
 
 
@@ -86,8 +86,8 @@ def tune_command(args) -> None:
     if len(frame) > args.rows:
         frame = frame.sample(n=args.rows, random_state=summarizer.config.seed)
     bodies = frame["body"].tolist()
-    cleaning = summarizer.config.cleaning
-    references = [" ".join(tokens) for tokens in clean_and_tokenize(frame["title"].tolist(), cleaning)]
+    title_cleaning = summarizer.config.title_cleaning
+    references = [" ".join(tokens) for tokens in clean_and_tokenize(frame["title"].tolist(), title_cleaning)]
     results = []
     candidates = candidate_options(summarizer.config.title_length - 1)
     for options in tqdm(candidates, desc="decoding settings"):

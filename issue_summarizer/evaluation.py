@@ -186,17 +186,17 @@ def evaluate_frame(
     scores the same titles as the model wrote them, to compare the two. Both get the surface
     measures of `surface_measures`, against the raw real titles.
     """
-    cleaning = summarizer.config.cleaning
+    title_cleaning = summarizer.config.title_cleaning
     bodies = frame["body"].tolist()
     raw_titles = frame["title"].tolist()
-    references = [" ".join(tokens) for tokens in clean_and_tokenize(raw_titles, cleaning)]
-    body_tokens = clean_and_tokenize(bodies, cleaning, max_tokens=LEAD_WORDS + 1)
+    references = [" ".join(tokens) for tokens in clean_and_tokenize(raw_titles, title_cleaning)]
+    body_tokens = clean_and_tokenize(bodies, summarizer.config.cleaning, max_tokens=LEAD_WORDS + 1)
     leads = lead_titles(body_tokens)
     generated = [alternatives[0] for alternatives in summarizer.generate_titles(bodies, beam_width, progress=progress)]
     predictions = [title.text for title in generated]
     predicted_tokens = [" ".join(title.tokens) for title in generated]
     # Restored titles are compared in the references' form: cleaned and tokenized again.
-    cleaned_predictions = [" ".join(tokens) for tokens in clean_and_tokenize(predictions, cleaning)]
+    cleaned_predictions = [" ".join(tokens) for tokens in clean_and_tokenize(predictions, title_cleaning)]
     model_metrics, model_rows = score_titles(cleaned_predictions, references)
     token_metrics, _ = score_titles(predicted_tokens, references)
     lead_metrics, lead_rows = score_titles(leads, references)

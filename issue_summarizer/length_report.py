@@ -81,15 +81,19 @@ def histograms_from_texts(
     sample: int = SAMPLE_ROWS,
     seed: int = 0,
     workers: int | None = None,
+    title_options: CleaningOptions | None = None,
 ) -> dict[str, LengthHistogram]:
-    """Token-length histograms of up to `sample` bodies (and their titles), cleaned as the model cleans."""
+    """Token-length histograms of up to `sample` bodies (and their titles), cleaned as the model cleans.
+
+    Titles are cleaned with `title_options` where given (a model's `title_cleaning`), else like bodies.
+    """
     indices = np.arange(len(bodies))
     if len(indices) > sample:
         indices = np.sort(np.random.default_rng(seed).choice(indices, size=sample, replace=False))
     chosen_bodies = [bodies[index] for index in indices]
     histograms = {"body": _histogram(chosen_bodies, options, workers)}
     if titles is not None:
-        histograms["title"] = _histogram([titles[index] for index in indices], options, workers)
+        histograms["title"] = _histogram([titles[index] for index in indices], title_options or options, workers)
     return histograms
 
 

@@ -178,7 +178,7 @@ def prepare(
         titles = [strip_title_tags(title) for title in titles]
     bar, update = _progress(len(used) * 2, "clean and tokenize", show_progress)
     with bar:
-        title_tokens = clean_and_tokenize(titles, config.cleaning, workers=workers, progress=update)
+        title_tokens = clean_and_tokenize(titles, config.title_cleaning, workers=workers, progress=update)
         body_tokens = clean_and_tokenize(
             bodies, config.cleaning, max_tokens=config.body_length, workers=workers, progress=update
         )

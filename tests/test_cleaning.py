@@ -63,6 +63,13 @@ def test_punctuation_runs_collapse():
     assert clean_text("Why?!!!! ---- ok....") == "why?! - ok."
 
 
+def test_short_punctuation_runs_are_kept():
+    text = "C++ and std::vector with --dry-run fail..."
+    assert clean_text(text) == "c++ and std::vector with --dry-run fail..."
+    legacy = CleaningOptions(keep_short_punctuation_runs=False)
+    assert clean_text(text, legacy) == "c+ and std:vector with -dry-run fail."
+
+
 @pytest.mark.parametrize(
     "text", ["", "   ", "\x00\x01\x02", "😀🎉 emoji only", "Проблема с установкой", "数据加载失败"]
 )
@@ -110,5 +117,7 @@ def test_identifiers_survive_cleaning_and_tokenization():
 
 
 def test_new_rules_can_be_switched_off_for_models_trained_without_them():
-    legacy = CleaningOptions(unescape_entities=False, html_element_names_only=False, split_brackets=False)
+    legacy = CleaningOptions(
+        unescape_entities=False, html_element_names_only=False, split_brackets=False, keep_short_punctuation_runs=False
+    )
     assert clean_text("error[E0382] a &gt; b Vec<String>", legacy) == "error[e0382] a &gt; b vec"

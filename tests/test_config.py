@@ -1,6 +1,6 @@
 import pytest
 
-from issue_summarizer.cleaning import CleaningOptions
+from issue_summarizer.cleaning import CleaningOptions, clean_text
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
 
 
@@ -19,6 +19,15 @@ def test_seed_defaults_match_the_tutorial():
 def test_older_directories_without_new_fields_still_load(tmp_path):
     (tmp_path / "config.json").write_text('{"name": "seed", "body_length": 70}')
     assert SummarizerConfig.load(tmp_path).beam_width == 1
+
+
+def test_titles_are_cleaned_as_literal_text():
+    # GitHub shows a title as typed, so `__init__` in a title is not markdown emphasis.
+    title = "`__init__` of **Foo** fails"
+    assert clean_text(title, SummarizerConfig().title_cleaning) == "`__init__` of **foo** fails"
+    assert clean_text(title, SummarizerConfig(literal_titles=False).title_cleaning) == "init of foo fails"
+    # Bodies are markdown whatever the setting.
+    assert clean_text(title, SummarizerConfig().cleaning) == "init of foo fails"
 
 
 @pytest.mark.parametrize("content", ["{", '{"unknown_field": 1}', '{"architecture": "lstm"}', '{"title_length": 2}'])

@@ -100,6 +100,9 @@ ROUND_TRIPS = [
     "[Feature Request] support --dry-run in the CLI",
     "I'm seeing 100% CPU with 8GB of RAM, e.g. in path/to/file",
     "it's slow: a -> b takes 5s",
+    "`__init__` is called twice for `nn.Module`",
+    "C++ build fails with --flag and std::vector",
+    "use __str__, not __repr__",
 ]
 
 
