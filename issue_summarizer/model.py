@@ -87,16 +87,10 @@ def _compile(model: keras.Model, config: SummarizerConfig) -> keras.Model:
     return model
 
 
-def body_input_length(config: SummarizerConfig) -> int | None:
-    """The body inputs' length: any length for length-bucketed training, which cuts batches
-    short, else the padded length."""
-    return None if config.length_buckets else config.body_length
-
-
 def build_seed_model(config: SummarizerConfig, compile: bool = True) -> keras.Model:
     """Encoder: Embedding → BatchNorm → GRU (final state). Decoder: Embedding → BatchNorm →
     GRU started from the encoder state → BatchNorm → Dense softmax over the title vocabulary."""
-    body_ids = keras.Input(shape=(body_input_length(config),), dtype="int32", name="body_ids")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="body_ids")
     body_vectors = layers.Embedding(config.body_vocab_size, config.embedding_dim, name="body_embedding")(body_ids)
     body_vectors = layers.BatchNormalization(name="body_norm")(body_vectors)
     encoder_state = layers.GRU(config.hidden_dim, name="encoder_gru")(body_vectors)
@@ -226,8 +220,8 @@ def _attention_decoder(model: keras.Model | None, layer, title_ids, state, encod
 def build_attention_model(config: SummarizerConfig, compile: bool = True) -> keras.Model:
     """Bidirectional GRU encoder, GRU decoder with Luong attention, pointer-generator output."""
     hidden = config.hidden_dim
-    body_ids = keras.Input(shape=(body_input_length(config),), dtype="int32", name="body_ids")
-    copy_ids = keras.Input(shape=(body_input_length(config),), dtype="int32", name="copy_ids")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="body_ids")
+    copy_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="copy_ids")
     title_ids = keras.Input(shape=(None,), dtype="int32", name="title_ids")
     body_vectors = layers.Embedding(config.body_vocab_size, config.embedding_dim, name="body_embedding")(body_ids)
     encoder_outputs, forward_state, backward_state = layers.Bidirectional(
@@ -288,9 +282,10 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
     previous_ids = keras.Input(shape=(1,), dtype="int32", name="previous_ids")
     state = keras.Input(shape=(config.hidden_dim,), name="state")
     if config.architecture == "attention":
-        encoder_outputs = keras.Input(shape=(config.body_length, 2 * config.hidden_dim), name="encoder_outputs")
-        body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="step_body_ids")
-        copy_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="step_copy_ids")
+        length = config.body_input_length
+        encoder_outputs = keras.Input(shape=(length, 2 * config.hidden_dim), name="encoder_outputs")
+        body_ids = keras.Input(shape=(length,), dtype="int32", name="step_body_ids")
+        copy_ids = keras.Input(shape=(length,), dtype="int32", name="step_copy_ids")
         probabilities, new_state, weights = _attention_decoder(
             model, model.get_layer, previous_ids, state, encoder_outputs, body_ids, copy_ids
         )
@@ -314,8 +309,8 @@ def build_attention_map(model: keras.Model, config: SummarizerConfig) -> keras.M
         from issue_summarizer import transformer
 
         return transformer.build_attention_map(model, config)
-    body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="map_body_ids")
-    copy_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="map_copy_ids")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="map_body_ids")
+    copy_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="map_copy_ids")
     title_ids = keras.Input(shape=(None,), dtype="int32", name="map_title_ids")
     encoder = build_encoder(model, config)
     encoder_state, encoder_outputs = encoder(body_ids)

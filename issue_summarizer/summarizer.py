@@ -25,6 +25,7 @@ from issue_summarizer.copying import to_decoder_input, words_from_ids
 from issue_summarizer.decoding import DecodingOptions, Hypothesis, decode
 from issue_summarizer.encoding import SurfaceToken, encode_bodies, encode_for_copying, surface_forms
 from issue_summarizer.input_checks import check_body
+from issue_summarizer.padding import bucket_lengths, cut_padding, round_up_to_bucket
 from issue_summarizer.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE
 from issue_summarizer.title_restoration import restore_title
 from issue_summarizer.tokenization import clean_and_tokenize
@@ -119,14 +120,15 @@ class Summarizer:
         self.encoder = build_encoder(model, config)
         self.decoder_step = build_decoder_step(model, config)
         # Compiled once with fixed signatures, so neither batch size nor thread retraces them.
-        body_spec = tf.TensorSpec((None, config.body_length), tf.int32)
+        # Length-bucketed models read batches cut to their bucket, so the body length varies.
+        body_spec = tf.TensorSpec((None, config.body_input_length), tf.int32)
         if self.reads_whole_prefix:
             step_specs = [tf.TensorSpec((None, None), tf.int32)]
         else:
             step_specs = [tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, config.hidden_dim), tf.float32)]
         self._encode_graph = tf.function(lambda ids: self.encoder(ids, training=False), input_signature=[body_spec])
         if self.uses_attention:
-            memory_spec = tf.TensorSpec((None, config.body_length, encoder_output_width(config)), tf.float32)
+            memory_spec = tf.TensorSpec((None, config.body_input_length, encoder_output_width(config)), tf.float32)
             step_specs += [memory_spec, body_spec, body_spec]
             self.attention_map = build_attention_map(model, config)
             # Called for every generated title (its words take the form of the most-attended body
@@ -170,6 +172,34 @@ class Summarizer:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return encode_bodies(self.tokenize(texts), self.body_vocabulary, self.config)
 
+    def _body_ids(self, tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        """Padded body ids of a batch, cut to the batch's longest bucket for length-bucketed models.
+
+        Such a model trained on batches cut that way, so it reads the same input here, and a
+        batch of short bodies skips the encoder steps that would only read padding.
+        """
+        ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
+        return self._cut(ids, ids)
+
+    def _cut(self, ids: np.ndarray, body_ids: np.ndarray) -> np.ndarray:
+        if not self.config.length_buckets or not len(body_ids):
+            return ids
+        length = int(bucket_lengths(body_ids, self.config.length_buckets).max())
+        return cut_padding(ids, length, self.config.body_padding)
+
+    def _batches(self, tokens: Sequence[Sequence[str]], batch_size: int) -> list[list[int]]:
+        """Rows in batches of at most `batch_size`. For a length-bucketed model each batch holds
+        bodies of one bucket, so that every body is read at its own bucket's length whatever
+        else is in the batch (its title does not depend on its neighbours)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        groups = [list(range(len(tokens)))]
+        if self.config.length_buckets:
+            config = self.config
+            buckets = round_up_to_bucket([len(row) for row in tokens], config.body_length, config.length_buckets)
+            groups = [np.flatnonzero(buckets == length).tolist() for length in np.unique(buckets)]
+        return [group[start : start + batch_size] for group in groups for start in range(0, len(group), batch_size)]
+
     def inspect(self, text: str, extra_tokens: int = 30) -> list[SeenToken]:
         """The cleaned tokens of `text`, marking rare words and those past the truncation point."""
         length = self.config.body_length
@@ -187,33 +217,40 @@ class Summarizer:
             outputs = self._encode_graph(ids)
         return np.asarray(outputs[0] if self.uses_attention else outputs)
 
-    def _step(self, previous_ids: np.ndarray, state: np.ndarray, *memory: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _step(self, previous_ids: np.ndarray, state: np.ndarray, *memory) -> tuple[np.ndarray, ...]:
         with self._lock:
             outputs = self._step_graph(previous_ids, state.astype(np.float32), *memory)
         return tuple(output.numpy() for output in outputs)
 
-    def _prefix_step(self, prefix_ids: np.ndarray, *memory: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _prefix_step(self, prefix_ids: np.ndarray, *memory) -> tuple[np.ndarray, ...]:
         with self._lock:
             outputs = self._step_graph(prefix_ids.astype(np.int32), *memory)
         return tuple(output.numpy() for output in outputs)
 
     def prepare_batch(self, tokens: Sequence[Sequence[str]]) -> PreparedBatch:
         """Body ids, and for the attention model copy ids and each body's words missing from the title vocabulary."""
-        body_ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
+        full_body_ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
+        body_ids = self._cut(full_body_ids, full_body_ids)
         if not self.uses_attention:
             return PreparedBatch(body_ids, None, [[] for _ in tokens])
         copy_ids, _, unknown_words = encode_for_copying(list(tokens), None, self.title_vocabulary, self.config)
-        return PreparedBatch(body_ids, copy_ids, unknown_words)
+        return PreparedBatch(body_ids, self._cut(copy_ids, full_body_ids), unknown_words)
 
     def decode_batch(self, batch: PreparedBatch, options: DecodingOptions) -> list[list[Hypothesis]]:
         """Titles (as extended ids) for a prepared batch, greedy or with beam search."""
         if not self.uses_attention:
             return decode(lambda ids, state: self._step(ids, state), self._encoder_states(batch.body_ids), options)
+        import tensorflow as tf
+
         with self._lock:
-            state, encoder_outputs = (np.asarray(output) for output in self._encode_graph(batch.body_ids))
-        # Beam search runs `beam_width` rows per issue; each row reads its own issue's encoding.
-        rows = options.beam_width
-        memory = [np.repeat(array, rows, axis=0) for array in (encoder_outputs, batch.body_ids, batch.copy_ids)]
+            state, encoder_outputs = self._encode_graph(batch.body_ids)
+        state = np.asarray(state)
+        # The memory every step reads stays a tensor: copying the encoder's outputs (batch x
+        # positions x width floats) into a new tensor at every step took more time than the steps.
+        memory = [encoder_outputs, tf.constant(batch.body_ids), tf.constant(batch.copy_ids)]
+        if options.beam_width > 1:
+            # Beam search runs `beam_width` rows per issue; each row reads its own issue's encoding.
+            memory = [tf.repeat(array, options.beam_width, axis=0) for array in memory]
         vocabulary_size = len(self.title_vocabulary)
         if self.reads_whole_prefix:
             # The Transformer's "state" is the title so far (decoder ids): each step appends the
@@ -269,7 +306,7 @@ class Summarizer:
     def _over_body(self, weights: np.ndarray, count: int) -> np.ndarray:
         """The attention columns of a body's `count` tokens, wherever padding put them."""
         if self.config.body_padding == "pre":
-            return weights[:, self.config.body_length - count :]
+            return weights[:, weights.shape[1] - count :]
         return weights[:, :count]
 
     def body_surface(self, text: str, tokens: list[str]) -> list[SurfaceToken]:
@@ -293,17 +330,16 @@ class Summarizer:
         options = self.decoding_options(beam_width, max_length, **settings)
         texts = [check_body(text).text for text in texts]
         tokens = self.tokenize(texts)
-        results = []
-        for start in range(0, len(texts), batch_size):
-            batch_tokens = tokens[start : start + batch_size]
+        results: list[list[GeneratedTitle]] = [[] for _ in texts]
+        for batch_rows in self._batches(tokens, batch_size):
+            batch_tokens = [tokens[row] for row in batch_rows]
             batch = self.prepare_batch(batch_tokens)
             decoded = self.decode_batch(batch, options)
             pairs = [(row, hypothesis) for row, hypotheses in enumerate(decoded) for hypothesis in hypotheses]
             weights = None
             if self.uses_attention and pairs:
                 weights = self._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
-            batch_texts = texts[start : start + batch_size]
-            surfaces = [self.body_surface(text, body) for text, body in zip(batch_texts, batch_tokens, strict=True)]
+            surfaces = [self.body_surface(texts[row], tokens[row]) for row in batch_rows]
             titles: list[list[GeneratedTitle]] = [[] for _ in decoded]
             for index, (row, hypothesis) in enumerate(pairs):
                 body = batch_tokens[row]
@@ -313,7 +349,8 @@ class Summarizer:
                     words, body, surfaces[row], attention, hypothesis.finished, self.config.capitalize_titles
                 )
                 titles[row].append(GeneratedTitle(text, words, float(hypothesis.score), hypothesis.finished))
-            results.extend(titles)
+            for row, alternatives in zip(batch_rows, titles, strict=True):
+                results[row] = alternatives
             if progress:
                 progress(len(batch.body_ids))
         return results
@@ -357,11 +394,10 @@ class Summarizer:
     def embed(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
         """The encoder's final state for each text: a fixed-size vector that places similar issues close."""
         tokens = self.tokenize([check_body(text).text for text in texts])
-        states = [
-            self._encoder_states(encode_bodies(tokens[start : start + batch_size], self.body_vocabulary, self.config))
-            for start in range(0, len(tokens), batch_size)
-        ]
-        return np.concatenate(states) if states else np.zeros((0, self.config.hidden_dim), dtype=np.float32)
+        states = np.zeros((len(tokens), self.config.hidden_dim), dtype=np.float32)
+        for rows in self._batches(tokens, batch_size):
+            states[rows] = self._encoder_states(self._body_ids([tokens[row] for row in rows]))
+        return states
 
     def known_word_share(self, text: str) -> float:
         """The share of the body's tokens the vocabulary knows; 0 means the title is a pure guess."""

@@ -25,6 +25,7 @@ import numpy as np
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
 from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
+from issue_summarizer.padding import bucket_lengths, cut_padding
 from issue_summarizer.prepare import ARRAYS_FILE, prepare, save_prepared, summary_lines
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -73,17 +74,6 @@ def training_dataset(
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def bucket_lengths(bodies: np.ndarray, buckets: int) -> np.ndarray:
-    """Each padded body's length rounded up to one of `buckets` evenly spaced lengths.
-
-    Padding is id 0 and sits on one side only, so a body's length is its count of other ids.
-    """
-    full = bodies.shape[1]
-    width = -(-full // buckets)
-    lengths = np.maximum((bodies != 0).sum(axis=1), 1)
-    return np.minimum(-(-lengths // width) * width, full)
-
-
 def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Row indices in batches whose rows share one bucket length, rows and batches in random order."""
     batches = []
@@ -116,8 +106,10 @@ def bucketed_dataset(
         # tf.data calls this once per epoch, so every epoch gets its own order.
         for rows in bucketed_batches(lengths, config.batch_size, np.random.default_rng(next(epochs))):
             length = int(lengths[rows[0]])
-            cut = slice(-length, None) if config.body_padding == "pre" else slice(0, length)
-            batch = tuple(array[rows][:, cut] if index < aligned else array[rows] for index, array in enumerate(inputs))
+            batch = tuple(
+                cut_padding(array[rows], length, config.body_padding) if index < aligned else array[rows]
+                for index, array in enumerate(inputs)
+            )
             yield batch, targets[rows], weights[rows]
 
     signature = (

@@ -219,10 +219,8 @@ def decode(layer: Layer, config: SummarizerConfig, title_ids, encoder_outputs, m
 
 def build_transformer_model(config: SummarizerConfig) -> keras.Model:
     """The uncompiled teacher-forcing model: (body ids, copy ids, title ids) → probabilities."""
-    from issue_summarizer.model import body_input_length
-
-    body_ids = keras.Input(shape=(body_input_length(config),), dtype="int32", name="body_ids")
-    copy_ids = keras.Input(shape=(body_input_length(config),), dtype="int32", name="copy_ids")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="body_ids")
+    copy_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="copy_ids")
     title_ids = keras.Input(shape=(None,), dtype="int32", name="title_ids")
     layer = new_layers(config).__getitem__
     _, encoder_outputs, mask = encode(layer, config, body_ids)
@@ -232,7 +230,7 @@ def build_transformer_model(config: SummarizerConfig) -> keras.Model:
 
 def build_encoder(model: keras.Model, config: SummarizerConfig) -> keras.Model:
     """Body ids → [the issue's embedding, the encoder's outputs]."""
-    body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="encoder_body_ids")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="encoder_body_ids")
     state, outputs, _ = encode(_trained_layers(model), config, body_ids)
     return keras.Model(body_ids, [state, outputs], name="encoder")
 
@@ -245,9 +243,9 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
     so a key-value cache would save little and complicate beam search's reordering.
     """
     prefix_ids = keras.Input(shape=(None,), dtype="int32", name="prefix_ids")
-    encoder_outputs = keras.Input(shape=(config.body_length, encoder_width(config)), name="encoder_outputs")
-    body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="step_body_ids")
-    copy_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="step_copy_ids")
+    encoder_outputs = keras.Input(shape=(config.body_input_length, encoder_width(config)), name="encoder_outputs")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="step_body_ids")
+    copy_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="step_copy_ids")
     mask = model.get_layer("body_mask")(body_ids)
     probabilities, weights = decode(model.get_layer, config, prefix_ids, encoder_outputs, mask, copy_ids)
     return keras.Model(
@@ -259,8 +257,8 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
 
 def build_attention_map(model: keras.Model, config: SummarizerConfig) -> keras.Model:
     """(body ids, copy ids, title ids) → copy attention (batch, title steps, body positions)."""
-    body_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="map_body_ids")
-    copy_ids = keras.Input(shape=(config.body_length,), dtype="int32", name="map_copy_ids")
+    body_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="map_body_ids")
+    copy_ids = keras.Input(shape=(config.body_input_length,), dtype="int32", name="map_copy_ids")
     title_ids = keras.Input(shape=(None,), dtype="int32", name="map_title_ids")
     _, encoder_outputs, mask = encode(_trained_layers(model), config, body_ids)
     _, weights = decode(model.get_layer, config, title_ids, encoder_outputs, mask, copy_ids)

@@ -93,17 +93,6 @@ def test_mixed_bfloat16_training_writes_the_same_titles_as_float32(tmp_path, tra
     assert same >= 16, list(zip(float32_titles, bfloat16_titles, strict=True))
 
 
-def test_bucket_lengths_round_up_to_evenly_spaced_lengths():
-    from issue_summarizer.training import bucket_lengths
-
-    bodies = np.zeros((5, 10), dtype=np.int32)
-    for row, length in enumerate((0, 1, 4, 5, 10)):
-        bodies[row, 10 - length :] = 7
-    assert bucket_lengths(bodies, 2).tolist() == [5, 5, 5, 5, 10]
-    assert bucket_lengths(bodies, 3).tolist() == [4, 4, 4, 8, 10]
-    assert bucket_lengths(bodies, 10).tolist() == [1, 1, 4, 5, 10]
-
-
 @pytest.mark.parametrize("padding", ["pre", "post"])
 def test_bucketed_batches_hold_every_row_once_and_cut_only_padding(padding):
     from issue_summarizer.padding import pad_sequences
@@ -147,6 +136,14 @@ def test_length_bucketed_training_learns_to_copy(tmp_path):
     titles = [title for title, _ in bucketed.summarize([row["body"] for row in rows])]
     copied = sum(row["title"].split()[0] in title.split() for title, row in zip(titles, rows, strict=True))
     assert copied >= 16, list(zip(titles, [row["title"] for row in rows], strict=True))
+    # Inference reads each body at its own bucket's length, as training did, so a title does not
+    # depend on the other bodies in its batch: a short body (bucket 20) beside a long one (30).
+    mixed = [rows[0]["body"], rows[1]["body"] + " It still fails." * 4, rows[2]["body"]]
+    together = [title for title, _ in bucketed.summarize(mixed)]
+    alone = [bucketed.summarize([body])[0][0] for body in mixed]
+    assert together == alone
+    assert bucketed.explain(mixed[1]).title == together[1]
+    assert bucketed.embed(mixed)[1] == pytest.approx(bucketed.embed([mixed[1]])[0], abs=1e-5)
 
 
 def test_learning_rate_halves_after_an_epoch_without_a_better_validation_loss(tmp_path):
