@@ -35,11 +35,27 @@ _FENCE_LINE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
 CHUNK_SIZE = 256
 
 
+# spaCy's vocabulary keeps every string it has seen, so a process that tokenizes millions of
+# distinct bodies (streaming `summarize`, the app over weeks) would grow without bound: about
+# 7 strings and 3 KB per body. Once the tokenizer holds this many strings it is replaced by a
+# fresh one. Tokens are plain `str` slices of the text, so nothing refers to the old one, and a
+# call still using it (another thread) keeps it alive until it returns.
+MAX_TOKENIZER_STRINGS = 300_000
+
+
 @lru_cache(maxsize=1)
-def _tokenizer():
+def _fresh_tokenizer():
     import spacy
 
     return spacy.blank("en").tokenizer
+
+
+def _tokenizer():
+    tokenizer = _fresh_tokenizer()
+    if len(tokenizer.vocab.strings) > MAX_TOKENIZER_STRINGS:
+        _fresh_tokenizer.cache_clear()
+        tokenizer = _fresh_tokenizer()
+    return tokenizer
 
 
 def tokenize(text: str) -> list[str]:

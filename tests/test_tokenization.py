@@ -55,3 +55,20 @@ def test_progress_counts_every_text():
 def test_empty_and_huge_texts():
     assert clean_and_tokenize(["", "   "]) == [[], []]
     assert len(clean_and_tokenize_one("word " * 250_000, CleaningOptions(), 70)) == 70
+
+
+def test_the_tokenizer_is_renewed_before_its_vocabulary_grows_without_bound(monkeypatch):
+    from issue_summarizer import tokenization
+
+    tokenization._fresh_tokenizer.cache_clear()
+    first = tokenization._tokenizer()
+    # A fresh tokenizer holds its exceptions' strings; allow 50 more.
+    limit = len(first.vocab.strings) + 50
+    monkeypatch.setattr(tokenization, "MAX_TOKENIZER_STRINGS", limit)
+    texts = [f"identifier_{number} fails in module_{number}.py" for number in range(40)]
+    tokens = [tokenize(text) for text in texts]
+    assert tokenization._tokenizer() is not first
+    assert len(tokenization._tokenizer().vocab.strings) <= limit + 10
+    # Tokens from before and after a renewal are the same.
+    assert tokens == [tokenize(text) for text in texts]
+    assert tokens[3] == ["identifier_3", "fails", "in", "module_3.py"]
