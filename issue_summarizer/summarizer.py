@@ -179,12 +179,9 @@ class Summarizer:
         batch of short bodies skips the encoder steps that would only read padding.
         """
         ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
-        return self._cut(ids, ids)
-
-    def _cut(self, ids: np.ndarray, body_ids: np.ndarray) -> np.ndarray:
-        if not self.config.length_buckets or not len(body_ids):
+        if not self.config.length_buckets or not len(ids):
             return ids
-        length = int(bucket_lengths(body_ids, self.config.length_buckets).max())
+        length = int(bucket_lengths(ids, self.config.length_buckets).max())
         return cut_padding(ids, length, self.config.body_padding)
 
     def _batches(self, tokens: Sequence[Sequence[str]], batch_size: int) -> list[list[int]]:
@@ -229,12 +226,13 @@ class Summarizer:
 
     def prepare_batch(self, tokens: Sequence[Sequence[str]]) -> PreparedBatch:
         """Body ids, and for the attention model copy ids and each body's words missing from the title vocabulary."""
-        full_body_ids = encode_bodies(list(tokens), self.body_vocabulary, self.config)
-        body_ids = self._cut(full_body_ids, full_body_ids)
+        body_ids = self._body_ids(tokens)
         if not self.uses_attention:
             return PreparedBatch(body_ids, None, [[] for _ in tokens])
         copy_ids, _, unknown_words = encode_for_copying(list(tokens), None, self.title_vocabulary, self.config)
-        return PreparedBatch(body_ids, self._cut(copy_ids, full_body_ids), unknown_words)
+        # Copy ids line up with the body ids, so they are cut to the same width.
+        copy_ids = cut_padding(copy_ids, body_ids.shape[1], self.config.body_padding)
+        return PreparedBatch(body_ids, copy_ids, unknown_words)
 
     def decode_batch(self, batch: PreparedBatch, options: DecodingOptions) -> list[list[Hypothesis]]:
         """Titles (as extended ids) for a prepared batch, greedy or with beam search."""
