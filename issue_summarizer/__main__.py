@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     train.add_argument("--label-smoothing", type=float, help="override the configuration's label smoothing (0: off)")
     train.add_argument(
+        "--learning-rate",
+        type=float,
+        help="override the configuration's learning rate; with --resume, the rate from now on",
+    )
+    train.add_argument(
         "--time-budget", type=float, help="stop after this many seconds of training, even inside an epoch"
     )
     train.add_argument(

@@ -58,7 +58,8 @@ class Hypothesis:
 
 def _log_probabilities(probabilities: np.ndarray, options: DecodingOptions, length: int) -> np.ndarray:
     """Log-probabilities with tokens that must not be produced at this step masked out."""
-    log_probabilities = np.log(np.maximum(probabilities.astype(np.float64), 1e-12))
+    # float32 like the model's output: float64 would double the cost of the largest array per step.
+    log_probabilities = np.log(np.maximum(probabilities.astype(np.float32, copy=False), np.float32(1e-12)))
     log_probabilities[:, [PAD_ID, START_ID]] = NEG_INF
     if not options.allow_rare:
         log_probabilities[:, RARE_ID] = NEG_INF

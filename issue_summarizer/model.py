@@ -145,8 +145,11 @@ class LuongAttention(layers.Layer):
         )
 
     def call(self, decoder_outputs, encoder_outputs, body_ids):
-        keys = ops.matmul(encoder_outputs, self.kernel)
-        scores = ops.matmul(decoder_outputs, ops.transpose(keys, (0, 2, 1)))
+        # decoder_output · (W · encoder_output) = (Wᵀ · decoder_output) · encoder_output. Turning
+        # the few decoder steps into queries costs far less than turning every body position
+        # into a key, which a one-token decoder step would otherwise redo at every step.
+        queries = ops.matmul(decoder_outputs, ops.transpose(self.kernel))
+        scores = ops.matmul(queries, ops.transpose(encoder_outputs, (0, 2, 1)))
         real_tokens = ops.expand_dims(ops.not_equal(body_ids, 0), 1)
         scores = ops.where(real_tokens, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)

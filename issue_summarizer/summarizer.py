@@ -15,6 +15,7 @@ import os
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,8 +237,23 @@ class Summarizer:
 
     def decode_batch(self, batch: PreparedBatch, options: DecodingOptions) -> list[list[Hypothesis]]:
         """Titles (as extended ids) for a prepared batch, greedy or with beam search."""
+        return self._decode(batch, options)[0]
+
+    def _decode(
+        self, batch: PreparedBatch, options: DecodingOptions
+    ) -> tuple[list[list[Hypothesis]], np.ndarray | None]:
+        """Titles for a prepared batch and, for greedy decoding with the GRU attention model, the
+        attention of every step (batch, steps, body positions) as the decoder computed it.
+
+        Greedy rows keep their place in the batch, so step t's attention of row r is what title
+        word t of row r looked at: the same weights a teacher-forced pass over the finished titles
+        would compute, without running the encoder and decoder a second time.
+        """
         if not self.uses_attention:
-            return decode(lambda ids, state: self._step(ids, state), self._encoder_states(batch.body_ids), options)
+            hypotheses = decode(
+                lambda ids, state: self._step(ids, state), self._encoder_states(batch.body_ids), options
+            )
+            return hypotheses, None
         import tensorflow as tf
 
         with self._lock:
@@ -259,15 +275,21 @@ class Summarizer:
                 probabilities, _ = self._prefix_step(prefix, *memory)
                 return probabilities, prefix
 
-            return decode(prefix_step, np.zeros((len(batch.body_ids), 0), dtype=np.int32), options)
+            return decode(prefix_step, np.zeros((len(batch.body_ids), 0), dtype=np.int32), options), None
+
+        step_attention: list[np.ndarray] = []
 
         def step(previous_ids: np.ndarray, step_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            probabilities, new_state, _ = self._step(
+            probabilities, new_state, weights = self._step(
                 to_decoder_input(previous_ids, vocabulary_size), step_state, *memory
             )
+            step_attention.append(weights)
             return probabilities, new_state
 
-        return decode(step, state, options)
+        hypotheses = decode(step, state, options)
+        if options.beam_width > 1:
+            return hypotheses, None  # Beams reorder rows at every step, so the steps' rows are not titles.
+        return hypotheses, np.stack(step_attention, axis=1)
 
     def decoding_options(self, beam_width: int | None, max_length: int | None, **settings) -> DecodingOptions:
         """Decoding options: what the caller sets, else the model's tuned defaults from its configuration."""
@@ -329,29 +351,52 @@ class Summarizer:
         texts = [check_body(text).text for text in texts]
         tokens = self.tokenize(texts)
         results: list[list[GeneratedTitle]] = [[] for _ in texts]
-        for batch_rows in self._batches(tokens, batch_size):
-            batch_tokens = [tokens[row] for row in batch_rows]
-            batch = self.prepare_batch(batch_tokens)
-            decoded = self.decode_batch(batch, options)
-            pairs = [(row, hypothesis) for row, hypotheses in enumerate(decoded) for hypothesis in hypotheses]
-            weights = None
-            if self.uses_attention and pairs:
-                weights = self._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
-            surfaces = [self.body_surface(texts[row], tokens[row]) for row in batch_rows]
-            titles: list[list[GeneratedTitle]] = [[] for _ in decoded]
-            for index, (row, hypothesis) in enumerate(pairs):
-                body = batch_tokens[row]
-                words = self.title_words(hypothesis.ids, batch.unknown_words[row])
-                attention = None if weights is None else self._over_body(weights[index], len(body))
-                text = restore_title(
-                    words, body, surfaces[row], attention, hypothesis.finished, self.config.capitalize_titles
-                )
-                titles[row].append(GeneratedTitle(text, words, float(hypothesis.score), hypothesis.finished))
-            for row, alternatives in zip(batch_rows, titles, strict=True):
-                results[row] = alternatives
-            if progress:
-                progress(len(batch.body_ids))
+        batches = self._batches(tokens, batch_size)
+        # How each body wrote its tokens is needed only after decoding. A second thread reads it
+        # while TensorFlow decodes (TensorFlow releases the GIL), so the two share the cores.
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surface-forms")
+        try:
+            surface_jobs = [
+                reader.submit(lambda rows: [self.body_surface(texts[row], tokens[row]) for row in rows], batch_rows)
+                for batch_rows in batches
+            ]
+            for batch_rows, surface_job in zip(batches, surface_jobs, strict=True):
+                self._title_batch(texts, tokens, batch_rows, surface_job, options, results)
+                if progress:
+                    progress(len(batch_rows))
+        finally:
+            reader.shutdown(wait=True, cancel_futures=True)
         return results
+
+    def _title_batch(
+        self,
+        texts: Sequence[str],
+        tokens: Sequence[list[str]],
+        batch_rows: list[int],
+        surface_job: Future,
+        options: DecodingOptions,
+        results: list[list[GeneratedTitle]],
+    ) -> None:
+        """Decode and restore the titles of one batch of rows into `results`."""
+        batch_tokens = [tokens[row] for row in batch_rows]
+        batch = self.prepare_batch(batch_tokens)
+        decoded, weights = self._decode(batch, options)
+        pairs = [(row, hypothesis) for row, hypotheses in enumerate(decoded) for hypothesis in hypotheses]
+        if self.uses_attention and pairs and weights is None:
+            weights = self._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
+        surfaces = surface_job.result()
+        titles: list[list[GeneratedTitle]] = [[] for _ in decoded]
+        # Greedy step attention has one row per issue, as has `pairs` then (one title per issue).
+        for index, (row, hypothesis) in enumerate(pairs):
+            body = batch_tokens[row]
+            words = self.title_words(hypothesis.ids, batch.unknown_words[row])
+            attention = None if weights is None else self._over_body(weights[index], len(body))
+            text = restore_title(
+                words, body, surfaces[row], attention, hypothesis.finished, self.config.capitalize_titles
+            )
+            titles[row].append(GeneratedTitle(text, words, float(hypothesis.score), hypothesis.finished))
+        for row, alternatives in zip(batch_rows, titles, strict=True):
+            results[row] = alternatives
 
     def generate(
         self,

@@ -217,6 +217,17 @@ def _work_around_keras_multi_worker_reductions(model) -> None:
     model.test_step = vector_metrics(model.test_step)
 
 
+def _continue_with(model, config: SummarizerConfig, learning_rate: float | None) -> None:
+    """Set a resumed model's learning rate and loss, keeping its optimizer's moments."""
+    from issue_summarizer.model import SmoothedCrossEntropy, training_loss
+
+    if learning_rate is not None:
+        model.optimizer.learning_rate.assign(learning_rate)
+    smoothing = model.loss.smoothing if isinstance(model.loss, SmoothedCrossEntropy) else 0.0
+    if smoothing != config.label_smoothing:
+        model.compile(optimizer=model.optimizer, loss=training_loss(config), weighted_metrics=[])
+
+
 def train_model(
     arrays: dict[str, np.ndarray],
     config: SummarizerConfig,
@@ -225,8 +236,13 @@ def train_model(
     verbose: int = 1,
     time_budget: float | None = None,
     strategy=None,
+    resume_learning_rate: float | None = None,
 ):
     """Fit a model on prepared arrays and return it with a `TrainingResult`.
+
+    A resumed run continues with the checkpoint's optimizer state and learning rate, or at
+    `resume_learning_rate` when given (fine-tuning a finished run at a lower rate), and with
+    `config.label_smoothing`, which may differ from the checkpoint's.
 
     With a `tf.distribute` `strategy`, the model is built and trained under it.
 
@@ -251,7 +267,8 @@ def train_model(
             state = json.loads(state_file.read_text())
             initial_epoch, history = state["epoch"], state["history"]
             model = keras.saving.load_model(checkpoints / CHECKPOINT_MODEL)
-            print(f"resuming from epoch {initial_epoch}")
+            _continue_with(model, config, resume_learning_rate)
+            print(f"resuming from epoch {initial_epoch} at learning rate {float(model.optimizer.learning_rate):.2g}")
         else:
             model = build_training_model(config)
         if strategy is not None:
@@ -291,6 +308,7 @@ def _config_from_args(args) -> SummarizerConfig:
         "patience": args.patience,
         "learning_rate_decay": args.learning_rate_decay,
         "label_smoothing": args.label_smoothing,
+        "learning_rate": args.learning_rate,
     }
     config = config.updated(**{key: value for key, value in overrides.items() if value is not None})
     if args.max_rows_per_repository is not None:
@@ -321,9 +339,12 @@ def train_command(args) -> LoadedData | None:
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     if args.resume and arrays_path.is_file():
         config = SummarizerConfig.load(directory)
-        if args.epochs:
-            # A run can be stretched, or ended at the epochs already done to ship the last checkpoint.
-            config = config.updated(epochs=args.epochs)
+        # A run can be stretched, or ended at the epochs already done to ship the last checkpoint,
+        # and its last epochs can run at a lower learning rate or with label smoothing.
+        overrides = {"epochs": args.epochs, "label_smoothing": args.label_smoothing}
+        overrides = {key: value for key, value in overrides.items() if value is not None}
+        if overrides:
+            config = config.updated(**overrides)
             config.save(directory)
         arrays = dict(np.load(arrays_path))
         print(f"reusing prepared arrays from {arrays_path}")
@@ -344,6 +365,7 @@ def train_command(args) -> LoadedData | None:
         resume=args.resume,
         time_budget=args.time_budget,
         strategy=strategy,
+        resume_learning_rate=args.learning_rate if args.resume else None,
     )
     if not is_chief:
         shutil.rmtree(directory, ignore_errors=True)

@@ -45,6 +45,26 @@ def test_attention_weights_sum_to_one_over_the_real_body_tokens():
     assert np.abs(weights[:, :, :12]).max() < 1e-6
 
 
+def test_luong_attention_scores_are_the_bilinear_form():
+    """The layer projects the decoder's outputs rather than every body position; the scores
+    must still be decoder_output · W · encoder_output, as the model was trained."""
+    from issue_summarizer.model import LuongAttention
+
+    rng = np.random.default_rng(3)
+    decoder_outputs = rng.normal(size=(2, 3, 4)).astype("float32")
+    encoder_outputs = rng.normal(size=(2, 5, 6)).astype("float32")
+    body = np.array([[0, 0, 7, 8, 9], [5, 6, 7, 8, 9]], dtype="int32")
+    layer = LuongAttention(4)
+    context, weights = (np.asarray(value) for value in layer(decoder_outputs, encoder_outputs, body))
+    kernel = np.asarray(layer.kernel)
+    scores = np.einsum("bsd,bpd->bsp", decoder_outputs, encoder_outputs @ kernel)
+    scores[0, :, :2] = -np.inf
+    expected = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(weights, expected, atol=1e-5)
+    np.testing.assert_allclose(context, expected @ encoder_outputs, atol=1e-5)
+
+
 def test_decoder_step_matches_the_training_model():
     config = CONFIGURATIONS["tiny-attention"]
     model = build_training_model(config)

@@ -138,3 +138,23 @@ def test_attention_model_loads_in_a_fresh_process(trained_copy_model):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("attention")
+
+
+def test_greedy_step_attention_equals_a_teacher_forced_pass(trained_copy_model):
+    """Greedy decoding keeps each step's attention instead of running the model again over the
+    finished titles; both must give the same weights, so restored titles do not change."""
+    from tests.conftest import make_copy_rows
+
+    summarizer = Summarizer.load(trained_copy_model)
+    bodies = [row["body"] for row in make_copy_rows(count=10, seed=8)]
+    tokens = summarizer.tokenize(bodies)
+    batch = summarizer.prepare_batch(tokens)
+    decoded, step_attention = summarizer._decode(batch, summarizer.decoding_options(1, None))
+    titles = [hypotheses[0].ids for hypotheses in decoded]
+    assert step_attention is not None and step_attention.shape[0] == len(bodies)
+    teacher_forced = summarizer._attention(batch, list(range(len(bodies))), titles)
+    for row, ids in enumerate(titles):
+        steps = len(ids) + 1  # The title's words and its <end>.
+        np.testing.assert_allclose(step_attention[row, :steps], teacher_forced[row, :steps], atol=1e-5)
+    beam_decoded, beam_attention = summarizer._decode(batch, summarizer.decoding_options(3, None))
+    assert beam_attention is None and len(beam_decoded) == len(bodies)

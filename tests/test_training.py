@@ -52,6 +52,33 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert resumed.epochs_run == 1 and len(resumed.history["loss"]) == 3
 
 
+def test_a_resumed_run_can_continue_at_a_lower_rate_with_label_smoothing(tmp_path):
+    """Fine-tuning a finished run: the last epochs run at a new rate and loss, and the
+    checkpoint they write keeps both, so resuming again does not fall back."""
+    import keras
+
+    from issue_summarizer.model import SmoothedCrossEntropy
+    from issue_summarizer.training import CHECKPOINT_DIRECTORY, CHECKPOINT_MODEL
+
+    rng = np.random.default_rng(1)
+    config = CONFIGURATIONS["tiny"].updated(epochs=1, patience=5)
+    arrays = {}
+    for name in ("train", "validation"):
+        arrays[f"{name}_bodies"] = rng.integers(0, config.body_vocab_size, size=(32, config.body_length)).astype(
+            np.int32
+        )
+        titles = rng.integers(4, config.title_vocab_size, size=(32, config.title_length)).astype(np.int32)
+        titles[:, 0], titles[:, -1] = 2, 3
+        arrays[f"{name}_titles"] = titles
+    train_model(arrays, config, tmp_path, verbose=0)
+    fine_tuning = config.updated(epochs=2, label_smoothing=0.1)
+    model, resumed = train_model(arrays, fine_tuning, tmp_path, resume=True, verbose=0, resume_learning_rate=1e-4)
+    assert resumed.epochs_run == 1 and np.isfinite(resumed.history["loss"]).all()
+    checkpoint = keras.saving.load_model(tmp_path / CHECKPOINT_DIRECTORY / CHECKPOINT_MODEL)
+    assert float(checkpoint.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert isinstance(checkpoint.loss, SmoothedCrossEntropy) and checkpoint.loss.smoothing == pytest.approx(0.1)
+
+
 def test_float32_weights_predict_the_same_tokens_in_mixed_bfloat16(trained_copy_model):
     """The same trained weights, computed in float32 and in bfloat16, choose the same next words."""
     from issue_summarizer.config import SummarizerConfig
