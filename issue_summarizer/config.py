@@ -13,6 +13,16 @@ from pathlib import Path
 from issue_summarizer.cleaning import CleaningOptions
 
 CONFIG_FILE = "config.json"
+# Text rules added after models had been saved. A config.json written before a rule existed
+# lacks its field, and its model was trained without the rule, so the rule loads switched off
+# rather than at today's default: the model then reads text exactly as it was trained.
+RULES_ADDED_LATER = {"strip_title_tags": False, "literal_titles": False}
+CLEANING_RULES_ADDED_LATER = {
+    "unescape_entities": False,
+    "html_element_names_only": False,
+    "split_brackets": False,
+    "keep_short_punctuation_runs": False,
+}
 ARCHITECTURES = ("seed", "attention", "transformer")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -157,9 +167,8 @@ class SummarizerConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown configuration fields: {', '.join(unknown)}")
-        values = dict(data)
-        if "cleaning" in values:
-            values["cleaning"] = CleaningOptions(**values["cleaning"])
+        values = {**RULES_ADDED_LATER, **data}
+        values["cleaning"] = CleaningOptions(**{**CLEANING_RULES_ADDED_LATER, **values.get("cleaning", {})})
         return cls(**values)
 
     def save(self, directory: str | Path) -> None:

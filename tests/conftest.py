@@ -94,6 +94,16 @@ def make_copy_rows(count: int = 400, repositories: int = 16, seed: int = 0) -> l
     return rows
 
 
+def assert_copies_unseen_identifiers(summarizer, minimum: int = 16) -> list[dict]:
+    """Title 20 copying-fixture issues whose identifiers no training row held, and require that
+    at least `minimum` titles contain their identifier, which only copying can produce."""
+    rows = make_copy_rows(count=20, seed=99)
+    titles = [title for title, _ in summarizer.summarize([row["body"] for row in rows])]
+    copied = sum(row["title"].split()[0] in title.split() for title, row in zip(titles, rows, strict=True))
+    assert copied >= minimum, list(zip(titles, [row["title"] for row in rows], strict=True))
+    return rows
+
+
 @pytest.fixture(scope="session")
 def trained_copy_model(tmp_path_factory) -> Path:
     """A tiny attention model trained once on titles that must copy an unseen identifier."""

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from issue_summarizer.cleaning import CleaningOptions, clean_text
@@ -19,6 +21,23 @@ def test_seed_defaults_match_the_tutorial():
 def test_older_directories_without_new_fields_still_load(tmp_path):
     (tmp_path / "config.json").write_text('{"name": "seed", "body_length": 70}')
     assert SummarizerConfig.load(tmp_path).beam_width == 1
+
+
+def test_text_rules_missing_from_an_older_directory_load_switched_off(tmp_path):
+    """A model saved before a text rule existed was trained without it, so it must read text
+    without it, not with today's default."""
+    saved = CONFIGURATIONS["attention"].to_dict()
+    for name in ("literal_titles", "strip_title_tags"):
+        del saved[name]
+    del saved["cleaning"]["keep_short_punctuation_runs"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    loaded = SummarizerConfig.load(tmp_path)
+    assert not loaded.literal_titles and not loaded.strip_title_tags
+    assert not loaded.cleaning.keep_short_punctuation_runs
+    assert loaded.cleaning.split_brackets  # Present in the file, so kept as saved.
+    # A directory that names every field loads exactly as saved.
+    CONFIGURATIONS["attention"].save(tmp_path)
+    assert SummarizerConfig.load(tmp_path) == CONFIGURATIONS["attention"]
 
 
 def test_titles_are_cleaned_as_literal_text():

@@ -67,16 +67,13 @@ def trained_transformer(tmp_path_factory):
 def test_transformer_loss_falls_and_it_copies_identifiers_missing_from_the_vocabulary(trained_transformer):
     import json
 
-    from tests.conftest import make_copy_rows
+    from tests.conftest import assert_copies_unseen_identifiers
 
     history = json.loads((trained_transformer / "history.json").read_text())
     assert history["loss"][-1] < history["loss"][0] / 3
     summarizer = Summarizer.load(trained_transformer)
     assert summarizer.config.architecture == "transformer"
-    rows = make_copy_rows(count=20, seed=99)  # Identifiers never seen in training.
-    titles = [title for title, _ in summarizer.summarize([row["body"] for row in rows])]
-    copied = sum(row["title"].split()[0] in title.split() for title, row in zip(titles, rows, strict=True))
-    assert copied >= 16, titles
+    rows = assert_copies_unseen_identifiers(summarizer)
     explanation = summarizer.explain(rows[0]["body"])
     assert explanation.attention.shape == (len(explanation.title_words) + 1, len(explanation.body_tokens))
     assert any(explanation.copied)
