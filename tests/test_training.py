@@ -9,6 +9,17 @@ from issue_summarizer.training import teacher_forcing, train_model
 pytestmark = pytest.mark.slow
 
 
+def random_arrays(config, rng, rows: int = 32) -> dict[str, np.ndarray]:
+    """Prepared arrays of random ids: titles framed by <start> and <end>, for training mechanics."""
+    arrays = {}
+    for name in ("train", "validation"):
+        bodies = rng.integers(0, config.body_vocab_size, size=(rows, config.body_length))
+        titles = rng.integers(4, config.title_vocab_size, size=(rows, config.title_length))
+        titles[:, 0], titles[:, -1] = 2, 3
+        arrays[f"{name}_bodies"], arrays[f"{name}_titles"] = bodies.astype(np.int32), titles.astype(np.int32)
+    return arrays
+
+
 def test_teacher_forcing_shifts_titles_and_masks_padding():
     titles = np.array([[2, 7, 8, 3, 0]])
     (bodies, decoder_input), targets, weights = teacher_forcing(np.zeros((1, 4)), titles)
@@ -38,14 +49,7 @@ def test_tiny_model_loss_falls_and_directory_is_self_describing(trained_tiny_mod
 def test_resume_continues_from_the_checkpoint(tmp_path):
     rng = np.random.default_rng(0)
     config = CONFIGURATIONS["tiny"].updated(epochs=2, patience=5)
-    arrays = {}
-    for name in ("train", "validation"):
-        arrays[f"{name}_bodies"] = rng.integers(0, config.body_vocab_size, size=(32, config.body_length)).astype(
-            np.int32
-        )
-        titles = rng.integers(4, config.title_vocab_size, size=(32, config.title_length)).astype(np.int32)
-        titles[:, 0], titles[:, -1] = 2, 3
-        arrays[f"{name}_titles"] = titles
+    arrays = random_arrays(config, rng)
     _, first = train_model(arrays, config, tmp_path, verbose=0)
     assert first.epochs_run == 2
     _, resumed = train_model(arrays, config.updated(epochs=3), tmp_path, resume=True, verbose=0)
@@ -62,14 +66,7 @@ def test_a_resumed_run_can_continue_at_a_lower_rate_with_label_smoothing(tmp_pat
 
     rng = np.random.default_rng(1)
     config = CONFIGURATIONS["tiny"].updated(epochs=1, patience=5)
-    arrays = {}
-    for name in ("train", "validation"):
-        arrays[f"{name}_bodies"] = rng.integers(0, config.body_vocab_size, size=(32, config.body_length)).astype(
-            np.int32
-        )
-        titles = rng.integers(4, config.title_vocab_size, size=(32, config.title_length)).astype(np.int32)
-        titles[:, 0], titles[:, -1] = 2, 3
-        arrays[f"{name}_titles"] = titles
+    arrays = random_arrays(config, rng)
     train_model(arrays, config, tmp_path, verbose=0)
     fine_tuning = config.updated(epochs=2, label_smoothing=0.1)
     model, resumed = train_model(arrays, fine_tuning, tmp_path, resume=True, verbose=0, resume_learning_rate=1e-4)
