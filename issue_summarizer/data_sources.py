@@ -17,7 +17,7 @@ from typing import TypeVar
 import pandas as pd
 
 from issue_summarizer.data_loading import SUFFIXES, DataLoadError, LoadedData, load_issues, read_table
-from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.input_checks import is_summarizable
 
 MODEL_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_MODEL"
 DATA_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_DATA"
@@ -146,12 +146,4 @@ def load_titling_upload(name: str, data: bytes) -> tuple[LoadedData, str | None]
 
 def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows whose body the model accepts (`check_body` refuses empty and binary text)."""
-    return frame[[_is_usable(body) for body in frame["body"]]]
-
-
-def _is_usable(body: object) -> bool:
-    try:
-        check_body(body)
-    except InputError:
-        return False
-    return True
+    return frame[[is_summarizable(body) for body in frame["body"]]]

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from issue_summarizer.data_loading import load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS, DecodingOptions
 from issue_summarizer.evaluation import rouge_rows, select_rows
-from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.input_checks import is_summarizable
 from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.summarizer import Summarizer
 from issue_summarizer.tokenization import clean_and_tokenize
@@ -68,21 +68,13 @@ def score_options(
     return float(rouge_rows(titles, references)["rougeL"].mean())
 
 
-def _summarizable(body: str) -> bool:
-    try:
-        check_body(body)
-    except InputError:
-        return False
-    return True
-
-
 def tune_command(args) -> None:
     summarizer = Summarizer.load(args.model)
     split = RepositorySplit.load(Path(args.model) / "split.json")
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     frame = select_rows(loaded, "validation", split)
     # Bodies the summarizer refuses (binary data) cannot be titled with any setting.
-    frame = frame[[_summarizable(body) for body in frame["body"]]]
+    frame = frame[[is_summarizable(body) for body in frame["body"]]]
     if len(frame) > args.rows:
         frame = frame.sample(n=args.rows, random_state=summarizer.config.seed)
     bodies = frame["body"].tolist()

@@ -24,8 +24,9 @@ from issue_summarizer.cleaning import PLACEHOLDERS, CleaningOptions
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS
 from issue_summarizer.detokenization import detokenize
+from issue_summarizer.input_checks import is_summarizable
 from issue_summarizer.splitting import RepositorySplit, split_indices
-from issue_summarizer.summarizer import Summarizer
+from issue_summarizer.summarizer import GeneratedTitle, Summarizer
 from issue_summarizer.title_tags import starts_with_tag
 from issue_summarizer.tokenization import clean_and_tokenize
 from issue_summarizer.vocabulary import END, PAD, RARE, START
@@ -173,6 +174,22 @@ def lead_titles_as_written(
     return titles
 
 
+def _titles_of_every_row(
+    summarizer: Summarizer, bodies: list[str], beam_width: int | None, progress: Callable[[int], None] | None
+) -> tuple[list[GeneratedTitle], int]:
+    """The best title of every body, and how many bodies the model refused (empty or binary
+    text). A refused body keeps its row with an empty title, scored like any other, so that one
+    bad row neither stops a run nor leaves the set: every model is scored on the same rows."""
+    usable = [row for row, body in enumerate(bodies) if is_summarizable(body)]
+    generated = summarizer.generate_titles([bodies[row] for row in usable], beam_width, progress=progress)
+    titles = [GeneratedTitle("", [], float("nan"), finished=True) for _ in bodies]
+    for row, alternatives in zip(usable, generated, strict=True):
+        titles[row] = alternatives[0]
+    if progress and len(usable) < len(bodies):
+        progress(len(bodies) - len(usable))
+    return titles, len(bodies) - len(usable)
+
+
 def evaluate_frame(
     summarizer: Summarizer,
     frame: pd.DataFrame,
@@ -192,7 +209,7 @@ def evaluate_frame(
     references = [" ".join(tokens) for tokens in clean_and_tokenize(raw_titles, title_cleaning)]
     body_tokens = clean_and_tokenize(bodies, summarizer.config.cleaning, max_tokens=LEAD_WORDS + 1)
     leads = lead_titles(body_tokens)
-    generated = [alternatives[0] for alternatives in summarizer.generate_titles(bodies, beam_width, progress=progress)]
+    generated, refused = _titles_of_every_row(summarizer, bodies, beam_width, progress)
     predictions = [title.text for title in generated]
     predicted_tokens = [" ".join(title.tokens) for title in generated]
     # Restored titles are compared in the references' form: cleaned and tokenized again.
@@ -222,6 +239,7 @@ def evaluate_frame(
         }
     )
     model_metrics["copy_rate"] = round(copy_rate(predicted_tokens, summarizer.title_vocabulary), 4)
+    model_metrics["refused_bodies"] = refused
     token_metrics["copy_rate"] = model_metrics["copy_rate"]
     options = summarizer.decoding_options(beam_width, None)
     metrics = {

@@ -77,3 +77,12 @@ def check_body(text: object, max_chars: int = MAX_BODY_CHARS) -> CheckedText:
     elif sum(1 for character in other_letters if not _is_latin_letter(character)) > _NON_LATIN_SHARE * letters:
         warnings.append("Most of this text is not in Latin script. The model was trained on English issues.")
     return CheckedText(text, warnings)
+
+
+def is_summarizable(text: object) -> bool:
+    """Whether `check_body` accepts the text (it refuses empty and binary text)."""
+    try:
+        check_body(text)
+    except InputError:
+        return False
+    return True

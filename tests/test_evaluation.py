@@ -21,7 +21,9 @@ def test_repeats_a_word():
 @pytest.mark.slow
 def test_evaluate_writes_metrics_and_predictions_with_the_lead_baseline(trained_tiny_model, tmp_path, capsys):
     data = tmp_path / "eval.jsonl.gz"
-    write_jsonl_gz(data, make_rows(count=60, seed=7))
+    # A body the model refuses (binary) keeps its row with an empty title instead of stopping the run.
+    binary = {"repo": "owner0/project0", "title": "crash dump", "body": "\x00\x01\x02\x03" * 40, "source": "tests"}
+    write_jsonl_gz(data, [*make_rows(count=60, seed=7), binary])
     assert (
         main(
             [
@@ -39,10 +41,12 @@ def test_evaluate_writes_metrics_and_predictions_with_the_lead_baseline(trained_
         == 0
     )
     metrics = json.loads((tmp_path / "out" / "metrics_all.json").read_text())
-    assert set(metrics) >= {"model", "lead_12"} and metrics["model"]["rows"] == 60
+    assert set(metrics) >= {"model", "lead_12"} and metrics["model"]["rows"] == 61
+    assert metrics["model"]["refused_bodies"] == 1
     assert metrics["model"]["rougeL"] > metrics["lead_12"]["rougeL"]
     predictions = pd.read_json(tmp_path / "out" / "predictions_all.jsonl.gz", lines=True)
     assert {"predicted_title", "title", "body", "rougeL", "repo"} <= set(predictions.columns)
+    assert predictions["predicted_title"].iloc[-1] == "" and predictions["rougeL"].iloc[-1] == 0
     assert "ROUGE-L" in capsys.readouterr().out
 
 

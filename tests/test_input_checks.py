@@ -1,6 +1,6 @@
 import pytest
 
-from issue_summarizer.input_checks import MAX_BODY_CHARS, InputError, check_body
+from issue_summarizer.input_checks import MAX_BODY_CHARS, InputError, check_body, is_summarizable
 
 
 @pytest.mark.parametrize("text", [None, "", "   \n\t ", b"\xff\xfe\x00\x01", "\x00\x01\x02\x03" * 50])
@@ -23,3 +23,8 @@ def test_non_latin_text_gets_a_warning_but_passes():
 def test_english_text_and_emoji_pass_cleanly():
     assert check_body("The installer crashes on Windows 😀").warnings == []
     assert check_body(b"bytes that are utf-8").text == "bytes that are utf-8"
+
+
+def test_is_summarizable_says_what_check_body_would_do():
+    assert is_summarizable("The parser crashes on an empty file.")
+    assert not is_summarizable("   ") and not is_summarizable(None) and not is_summarizable("\x00\x01\x02\x03" * 40)
