@@ -73,7 +73,7 @@ def tune_command(args) -> None:
     split = RepositorySplit.load(Path(args.model) / "split.json")
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     frame = select_rows(loaded, "validation", split)
-    # Bodies the summarizer refuses (binary data) cannot be titled with any setting.
+    # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting.
     frame = frame[[is_summarizable(body) for body in frame["body"]]]
     if len(frame) > args.rows:
         frame = frame.sample(n=args.rows, random_state=summarizer.config.seed)

@@ -1,9 +1,10 @@
 """Checks on user-supplied issue text before it reaches the model.
 
 The app and the CLI use these to give a friendly message instead of a traceback or a
-meaningless title: empty or whitespace-only text is refused, binary junk is refused, huge
-text is capped (only the first words are read anyway), and text that is mostly not Latin
-script gets a warning, since the model learned from English issues.
+meaningless title: empty or whitespace-only text is refused, binary junk is refused (a report
+that only quotes some gets a warning), huge text is capped (only the first words are read
+anyway), and text that is mostly not Latin script gets a warning, since the model learned from
+English issues.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from dataclasses import dataclass, field
 
 MAX_BODY_CHARS = 100_000
 _BINARY_SHARE = 0.1
+# A real report can quote a stretch of mojibake (U+FFFD, control characters) and still be mostly
+# English. Binary data decoded as text has at most about a quarter of ASCII letters (a fifth of
+# the byte values), real reports four tenths and more, so such a text passes, with a warning.
+_READABLE_LETTER_SHARE = 0.3
 _NON_LATIN_SHARE = 0.5
 
 
@@ -68,10 +73,16 @@ def check_body(text: object, max_chars: int = MAX_BODY_CHARS) -> CheckedText:
     sample = text[:20_000]
     others = _NON_ASCII.findall(sample)
     binary = len(_ASCII_CONTROL.findall(sample)) + sum(map(_is_binary_character, others))
+    ascii_letters = len(_ASCII_LETTER.findall(sample))
     if binary > _BINARY_SHARE * len(sample):
-        raise InputError("This looks like binary data, not text. Paste the text of an issue.")
+        if ascii_letters < _READABLE_LETTER_SHARE * len(sample):
+            raise InputError("This looks like binary data, not text. Paste the text of an issue.")
+        warnings.append(
+            "Part of this text is unreadable characters (binary data or a broken encoding), "
+            "so the title may be less accurate."
+        )
     other_letters = [character for character in others if character.isalpha()]
-    letters = len(_ASCII_LETTER.findall(sample)) + len(other_letters)
+    letters = ascii_letters + len(other_letters)
     if not letters:
         warnings.append("The text has no letters, so the title will be a guess.")
     elif sum(1 for character in other_letters if not _is_latin_letter(character)) > _NON_LATIN_SHARE * letters:

@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from issue_summarizer.input_checks import MAX_BODY_CHARS, InputError, check_body, is_summarizable
@@ -28,3 +30,22 @@ def test_english_text_and_emoji_pass_cleanly():
 def test_is_summarizable_says_what_check_body_would_do():
     assert is_summarizable("The parser crashes on an empty file.")
     assert not is_summarizable("   ") and not is_summarizable(None) and not is_summarizable("\x00\x01\x02\x03" * 40)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_random_bytes_decoded_as_text_are_refused(encoding):
+    data = random.Random(0).randbytes(20_000).decode(encoding, errors="replace")
+    with pytest.raises(InputError, match="binary"):
+        check_body(data)
+
+
+def test_a_report_that_quotes_mojibake_passes_with_a_warning():
+    """Real reports about encoding bugs quote what the program printed; they are still issues."""
+    report = (
+        "When I send a message with accented letters to the chat bot, the reply shows garbage "
+        "instead of the text I typed. Steps: open the chat, type a greeting with an accent, press "
+        "send. The server log prints this:\n" + "\ufffd\x08\ufffd\x03" * 25 + "\nExpected the message as typed."
+    )
+    checked = check_body(report)
+    assert checked.text == report
+    assert any("unreadable" in warning for warning in checked.warnings)
