@@ -418,12 +418,20 @@ class Summarizer:
         tokens = self.tokenize([text])
         batch = self.prepare_batch(tokens)
         options = self.decoding_options(beam_width, settings.pop("max_length", None), **settings)
-        best = self.decode_batch(batch, options)[0][0]
+        decoded, step_attention = self._decode(batch, options)
+        best = decoded[0][0]
         words = self.title_words(best.ids, batch.unknown_words[0])
         surface = self.body_surface(text, tokens[0])
         weights = None
         if self.uses_attention and best.ids:
-            weights = self._over_body(self._attention(batch, [0], [best.ids])[0], len(tokens[0]))
+            # One row per title word plus <end>. Greedy decoding computed them already, except
+            # for a title cut at the length limit, which never ran its <end> step.
+            steps = len(best.ids) + 1
+            if step_attention is not None and step_attention.shape[1] >= steps:
+                weights = step_attention[0, :steps]
+            else:
+                weights = self._attention(batch, [0], [best.ids])[0]
+            weights = self._over_body(weights, len(tokens[0]))
         title = restore_title(words, tokens[0], surface, weights, best.finished, self.config.capitalize_titles)
         copied = [token_id >= len(self.title_vocabulary) for token_id in best.ids]
         if weights is None:

@@ -155,3 +155,23 @@ def test_greedy_step_attention_equals_a_teacher_forced_pass(trained_copy_model):
         np.testing.assert_allclose(step_attention[row, :steps], teacher_forced[row, :steps], atol=1e-5)
     beam_decoded, beam_attention = summarizer._decode(batch, summarizer.decoding_options(3, None))
     assert beam_attention is None and len(beam_decoded) == len(bodies)
+
+
+def test_explain_shows_the_same_attention_whether_or_not_the_title_finished(trained_copy_model):
+    """`explain` reuses greedy decoding's step attention, and a title cut at the length limit
+    (which never ran its <end> step) falls back to a teacher-forced pass: both give one row per
+    title word plus <end>, equal to that pass."""
+    from tests.conftest import make_copy_rows
+
+    summarizer = Summarizer.load(trained_copy_model)
+    body = make_copy_rows(count=1, seed=9)[0]["body"]
+    tokens = summarizer.tokenize([body])
+    batch = summarizer.prepare_batch(tokens)
+    for max_length, finished in ((None, True), (2, False)):
+        explanation = summarizer.explain(body, max_length=max_length)
+        decoded = summarizer.decode_batch(batch, summarizer.decoding_options(None, max_length))[0][0]
+        assert decoded.finished is finished
+        steps = len(decoded.ids) + 1
+        teacher_forced = summarizer._over_body(summarizer._attention(batch, [0], [decoded.ids])[0], len(tokens[0]))
+        assert explanation.attention.shape == (steps, len(tokens[0]))
+        np.testing.assert_allclose(explanation.attention, teacher_forced[:steps], atol=1e-5)
