@@ -201,7 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune = commands.add_parser("tune", help="choose decoding defaults by validation ROUGE-L")
     tune.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(tune, "--data")
-    tune.add_argument("--rows", type=int, default=1000, help="validation rows to score (default: 1000)")
+    tune.add_argument("--rows", type=int, default=1000, help="validation rows to score (default: 1000; 0: all)")
+    # The grid's axes (defaults in decoding_search.py, which this module must not import: it loads TensorFlow).
+    tune.add_argument("--beam-widths", type=int, nargs="+", help="grid: beam widths (default: 1 4 8)")
+    tune.add_argument("--length-penalties", type=float, nargs="+", help="grid: length penalties (default: 0.6 1 1.4)")
+    tune.add_argument("--ngram-blocks", type=int, nargs="+", help="grid: blocked repeated n-grams (default: 0 1 2)")
+    tune.add_argument("--min-lengths", type=int, nargs="+", help="grid: minimum title words (default: 0 4)")
     tune.set_defaults(run=command_tune)
     return parser
 

@@ -3,23 +3,29 @@
     python -m issue_summarizer tune --model model --data ../shared/data/github_issues.jsonl.gz
 
 Beam width, length penalty, repeated n-gram blocking and minimum length are searched on a
-grid; the best setting is written into the model's `config.json`, so `Summarizer` uses it by
-default, and every setting's score goes to `tuning.json`. The test split is never looked at.
+grid (its axes can be narrowed from the command line). Every setting's ROUGE-L and its gain
+over the model's current setting, with a 95% paired bootstrap interval, go to `tuning.json`.
+The best setting replaces the current one in the model's `config.json`, so `Summarizer` uses
+it by default, only when its gain is significant (the whole interval above zero): on a few
+hundred rows the ranking of close settings is mostly noise. The test split is never looked at.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from issue_summarizer.data_loading import load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS, DecodingOptions
 from issue_summarizer.evaluation import rouge_rows, select_rows
 from issue_summarizer.input_checks import is_summarizable
+from issue_summarizer.significance import paired_bootstrap
 from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.summarizer import Summarizer
 from issue_summarizer.tokenization import clean_and_tokenize
@@ -31,17 +37,23 @@ NGRAM_BLOCKS = (0, 1, 2)
 MIN_LENGTHS = (0, 4)
 
 
-def candidate_options(max_length: int) -> list[DecodingOptions]:
+def candidate_options(
+    max_length: int,
+    beam_widths: Sequence[int] = BEAM_WIDTHS,
+    length_penalties: Sequence[float] = LENGTH_PENALTIES,
+    ngram_blocks: Sequence[int] = NGRAM_BLOCKS,
+    min_lengths: Sequence[int] = MIN_LENGTHS,
+) -> list[DecodingOptions]:
     """The grid. The length penalty only changes beam search's choices, so greedy skips it."""
     candidates = []
-    for width, penalty, block, minimum in itertools.product(BEAM_WIDTHS, LENGTH_PENALTIES, NGRAM_BLOCKS, MIN_LENGTHS):
-        if width == 1 and penalty != 1.0:
+    for width, penalty, block, minimum in itertools.product(beam_widths, length_penalties, ngram_blocks, min_lengths):
+        if width == 1 and penalty != length_penalties[0]:
             continue
         candidates.append(
             DecodingOptions(
                 beam_width=width,
                 max_length=max_length,
-                length_penalty=penalty,
+                length_penalty=penalty if width > 1 else 1.0,
                 no_repeat_ngram_size=block,
                 min_length=min(minimum, max_length),
             )
@@ -49,10 +61,10 @@ def candidate_options(max_length: int) -> list[DecodingOptions]:
     return candidates
 
 
-def score_options(
+def row_scores(
     summarizer: Summarizer, bodies: list[str], references: list[str], options: DecodingOptions, batch_size: int = 256
-) -> float:
-    """Mean ROUGE-L F1 of the titles decoded with `options`, restored as people read them and then
+) -> np.ndarray:
+    """ROUGE-L F1 of each title decoded with `options`, restored as people read them and then
     cleaned and tokenized like the references, as `evaluate` scores them."""
     generated = summarizer.generate_titles(
         bodies,
@@ -65,7 +77,23 @@ def score_options(
     )
     restored = [alternatives[0].text for alternatives in generated]
     titles = [" ".join(tokens) for tokens in clean_and_tokenize(restored, summarizer.config.title_cleaning)]
-    return float(rouge_rows(titles, references)["rougeL"].mean())
+    return rouge_rows(titles, references)["rougeL"].to_numpy()
+
+
+def score_options(
+    summarizer: Summarizer, bodies: list[str], references: list[str], options: DecodingOptions, batch_size: int = 256
+) -> float:
+    """Mean ROUGE-L F1 of the titles decoded with `options` (see `row_scores`)."""
+    return float(row_scores(summarizer, bodies, references, options, batch_size).mean())
+
+
+def _settings(options: DecodingOptions) -> tuple:
+    return tuple(getattr(options, name) for name in TUNED_SETTINGS)
+
+
+def current_options(summarizer: Summarizer) -> DecodingOptions:
+    """The decoding the model uses now, from its configuration."""
+    return summarizer.decoding_options(None, None)
 
 
 def tune_command(args) -> None:
@@ -75,36 +103,61 @@ def tune_command(args) -> None:
     frame = select_rows(loaded, "validation", split)
     # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting.
     frame = frame[[is_summarizable(body) for body in frame["body"]]]
-    if len(frame) > args.rows:
+    if args.rows and len(frame) > args.rows:
         frame = frame.sample(n=args.rows, random_state=summarizer.config.seed)
     bodies = frame["body"].tolist()
     title_cleaning = summarizer.config.title_cleaning
     references = [" ".join(tokens) for tokens in clean_and_tokenize(frame["title"].tolist(), title_cleaning)]
-    results = []
-    candidates = candidate_options(summarizer.config.title_length - 1)
+    current = current_options(summarizer)
+    candidates = candidate_options(
+        current.max_length,
+        args.beam_widths or BEAM_WIDTHS,
+        args.length_penalties or LENGTH_PENALTIES,
+        args.ngram_blocks or NGRAM_BLOCKS,
+        args.min_lengths or MIN_LENGTHS,
+    )
+    # The current setting is the baseline every gain is measured against, so it is always scored.
+    candidates = [current] + [option for option in candidates if _settings(option) != _settings(current)]
+    scores = {}
     for options in tqdm(candidates, desc="decoding settings"):
-        score = score_options(summarizer, bodies, references, options)
-        results.append({**{name: getattr(options, name) for name in TUNED_SETTINGS}, "rougeL": round(score, 4)})
+        scores[_settings(options)] = row_scores(summarizer, bodies, references, options)
+    baseline = scores[_settings(current)]
+    results = []
+    for options in candidates:
+        gain = paired_bootstrap(scores[_settings(options)], baseline, seed=summarizer.config.seed)
+        results.append(
+            {
+                **{name: getattr(options, name) for name in TUNED_SETTINGS},
+                "rougeL": round(float(scores[_settings(options)].mean()), 4),
+                "gain": round(gain.mean, 4),
+                "gain_low": round(gain.low, 4),
+                "gain_high": round(gain.high, 4),
+                "current": options is current,
+            }
+        )
     results.sort(key=lambda row: -row["rougeL"])
     best = results[0]
-    config = replace(
-        summarizer.config,
-        beam_width=best["beam_width"],
-        length_penalty=best["length_penalty"],
-        no_repeat_ngram_size=best["no_repeat_ngram_size"],
-        min_title_length=best["min_length"],
-    )
-    config.save(args.model)
-    Path(args.model, TUNING_FILE).write_text(json.dumps({"validation_rows": len(frame), "results": results}, indent=1))
-    print(f"{'beam':>4} {'penalty':>7} {'block':>5} {'min':>3} {'ROUGE-L':>8}")
+    changed = best["gain_low"] > 0
+    if changed:
+        config = replace(
+            summarizer.config,
+            beam_width=best["beam_width"],
+            length_penalty=best["length_penalty"],
+            no_repeat_ngram_size=best["no_repeat_ngram_size"],
+            min_title_length=best["min_length"],
+        )
+        config.save(args.model)
+    record = {"validation_rows": len(frame), "changed": changed, "results": results}
+    Path(args.model, TUNING_FILE).write_text(json.dumps(record, indent=1))
+    print(f"{'beam':>4} {'penalty':>7} {'block':>5} {'min':>3} {'ROUGE-L':>8} {'gain over current (95% interval)':>34}")
     for row in results[:10]:
+        marker = "  (current)" if row["current"] else ""
         print(
             f"{row['beam_width']:>4} {row['length_penalty']:>7} {row['no_repeat_ngram_size']:>5} "
-            f"{row['min_length']:>3} {row['rougeL']:>8.4f}"
+            f"{row['min_length']:>3} {row['rougeL']:>8.4f} "
+            f"{row['gain']:>+12.4f} [{row['gain_low']:+.4f}, {row['gain_high']:+.4f}]{marker}"
         )
-    greedy = next(
-        row for row in results if row["beam_width"] == 1 and not row["no_repeat_ngram_size"] and not row["min_length"]
-    )
-    print(
-        f"chose the best on {len(frame):,} validation rows (plain greedy: {greedy['rougeL']:.4f}); saved to config.json"
-    )
+    if changed:
+        print(f"the best setting gains significantly on {len(frame):,} validation rows; saved to config.json")
+    else:
+        print(f"no setting gains significantly over the current one on {len(frame):,} validation rows; config kept")

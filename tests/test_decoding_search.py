@@ -31,9 +31,31 @@ def test_tune_scores_restored_titles_and_saves_the_best_settings(trained_tiny_mo
     options = DecodingOptions(max_length=summarizer.config.title_length - 1)
     assert 0.0 <= score_options(summarizer, [body], ["parser crash on windows"], options) <= 1.0
     data = trained_tiny_model.parent.parent / "tiny_train.jsonl.gz"
-    assert main(["tune", "--model", str(model), "--data", str(data), "--rows", "20"]) == 0
+    before = SummarizerConfig.load(model)
+    arguments = ["tune", "--model", str(model), "--data", str(data), "--rows", "20", "--beam-widths", "1", "3"]
+    assert main([*arguments, "--length-penalties", "1.4", "--ngram-blocks", "0", "1", "--min-lengths", "0"]) == 0
     tuning = json.loads((model / "tuning.json").read_text())
-    best = tuning["results"][0]
-    assert best["rougeL"] == max(row["rougeL"] for row in tuning["results"]) > 0
+    results = tuning["results"]
+    # The narrowed grid (greedy twice, beam 3 twice) plus the model's current setting, scored first.
+    assert {(row["beam_width"], row["length_penalty"], row["no_repeat_ngram_size"]) for row in results} >= {
+        (1, 1.0, 0),
+        (1, 1.0, 1),
+        (3, 1.4, 0),
+        (3, 1.4, 1),
+    }
+    current = [row for row in results if row["current"]]
+    assert len(current) == 1 and current[0]["gain"] == current[0]["gain_low"] == current[0]["gain_high"] == 0.0
+    best = results[0]
+    assert best["rougeL"] == max(row["rougeL"] for row in results) > 0
+    assert all(row["gain_low"] <= row["gain"] <= row["gain_high"] for row in results)
+    # The best setting replaces the current one only when its gain over it is significant.
     config = SummarizerConfig.load(model)
-    assert (config.beam_width, config.length_penalty) == (best["beam_width"], best["length_penalty"])
+    chosen = best if tuning["changed"] else current[0]
+    assert tuning["changed"] == (best["gain_low"] > 0)
+    assert (config.beam_width, config.length_penalty, config.no_repeat_ngram_size) == (
+        chosen["beam_width"],
+        chosen["length_penalty"],
+        chosen["no_repeat_ngram_size"],
+    )
+    if not tuning["changed"]:
+        assert config == before
