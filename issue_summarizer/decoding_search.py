@@ -7,7 +7,9 @@ grid (its axes can be narrowed from the command line). Every setting's ROUGE-L a
 over the model's current setting, with a 95% paired bootstrap interval, go to `tuning.json`.
 The best setting replaces the current one in the model's `config.json`, so `Summarizer` uses
 it by default, only when its gain is significant (the whole interval above zero): on a few
-hundred rows the ranking of close settings is mostly noise. The test split is never looked at.
+hundred rows the ranking of close settings is mostly noise. People read the titles, so a
+setting that makes more titles repeat a word three times than the current one does is not
+chosen, whatever its ROUGE-L. The test split is never looked at.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tqdm.auto import tqdm
 
 from issue_summarizer.data_loading import load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS, DecodingOptions
-from issue_summarizer.evaluation import rouge_rows, select_rows
+from issue_summarizer.evaluation import repeats_a_word, rouge_rows, select_rows
 from issue_summarizer.input_checks import is_summarizable
 from issue_summarizer.significance import paired_bootstrap
 from issue_summarizer.splitting import RepositorySplit
@@ -61,11 +63,10 @@ def candidate_options(
     return candidates
 
 
-def row_scores(
-    summarizer: Summarizer, bodies: list[str], references: list[str], options: DecodingOptions, batch_size: int = 256
-) -> np.ndarray:
-    """ROUGE-L F1 of each title decoded with `options`, restored as people read them and then
-    cleaned and tokenized like the references, as `evaluate` scores them."""
+def decoded_titles(
+    summarizer: Summarizer, bodies: list[str], options: DecodingOptions, batch_size: int = 256
+) -> list[str]:
+    """The best title for each body decoded with `options`, restored as people read them."""
     generated = summarizer.generate_titles(
         bodies,
         options.beam_width,
@@ -75,16 +76,20 @@ def row_scores(
         no_repeat_ngram_size=options.no_repeat_ngram_size,
         min_length=options.min_length,
     )
-    restored = [alternatives[0].text for alternatives in generated]
-    titles = [" ".join(tokens) for tokens in clean_and_tokenize(restored, summarizer.config.title_cleaning)]
-    return rouge_rows(titles, references)["rougeL"].to_numpy()
+    return [alternatives[0].text for alternatives in generated]
+
+
+def row_scores(summarizer: Summarizer, titles: list[str], references: list[str]) -> np.ndarray:
+    """ROUGE-L F1 of each restored title, cleaned and tokenized like the references, as `evaluate` scores them."""
+    cleaned = [" ".join(tokens) for tokens in clean_and_tokenize(titles, summarizer.config.title_cleaning)]
+    return rouge_rows(cleaned, references)["rougeL"].to_numpy()
 
 
 def score_options(
     summarizer: Summarizer, bodies: list[str], references: list[str], options: DecodingOptions, batch_size: int = 256
 ) -> float:
     """Mean ROUGE-L F1 of the titles decoded with `options` (see `row_scores`)."""
-    return float(row_scores(summarizer, bodies, references, options, batch_size).mean())
+    return float(row_scores(summarizer, decoded_titles(summarizer, bodies, options, batch_size), references).mean())
 
 
 def _settings(options: DecodingOptions) -> tuple:
@@ -118,9 +123,11 @@ def tune_command(args) -> None:
     )
     # The current setting is the baseline every gain is measured against, so it is always scored.
     candidates = [current] + [option for option in candidates if _settings(option) != _settings(current)]
-    scores = {}
+    scores, repeats = {}, {}
     for options in tqdm(candidates, desc="decoding settings"):
-        scores[_settings(options)] = row_scores(summarizer, bodies, references, options)
+        titles = decoded_titles(summarizer, bodies, options)
+        scores[_settings(options)] = row_scores(summarizer, titles, references)
+        repeats[_settings(options)] = float(np.mean([repeats_a_word(title.lower()) for title in titles]))
     baseline = scores[_settings(current)]
     results = []
     for options in candidates:
@@ -132,11 +139,14 @@ def tune_command(args) -> None:
                 "gain": round(gain.mean, 4),
                 "gain_low": round(gain.low, 4),
                 "gain_high": round(gain.high, 4),
+                "repeats_a_word": round(repeats[_settings(options)], 4),
                 "current": options is current,
             }
         )
     results.sort(key=lambda row: -row["rougeL"])
-    best = results[0]
+    current_repeats = repeats[_settings(current)]
+    readable = [row for row in results if row["repeats_a_word"] <= current_repeats]
+    best = readable[0]  # The current setting is always readable by this rule.
     changed = best["gain_low"] > 0
     if changed:
         config = replace(
@@ -147,15 +157,21 @@ def tune_command(args) -> None:
             min_title_length=best["min_length"],
         )
         config.save(args.model)
-    record = {"validation_rows": len(frame), "changed": changed, "results": results}
+    chosen = best if changed else next(row for row in results if row["current"])
+    record = {"validation_rows": len(frame), "changed": changed, "chosen": {key: chosen[key] for key in TUNED_SETTINGS}}
+    record["results"] = results
     Path(args.model, TUNING_FILE).write_text(json.dumps(record, indent=1))
-    print(f"{'beam':>4} {'penalty':>7} {'block':>5} {'min':>3} {'ROUGE-L':>8} {'gain over current (95% interval)':>34}")
-    for row in results[:10]:
-        marker = "  (current)" if row["current"] else ""
+    print(
+        f"{'beam':>4} {'penalty':>7} {'block':>5} {'min':>3} {'ROUGE-L':>8} "
+        f"{'gain over current (95% interval)':>34} {'repeats a word 3x':>18}"
+    )
+    for row in results[:12]:
+        marker = "  (current)" if row["current"] else "  (chosen)" if row is best and changed else ""
         print(
             f"{row['beam_width']:>4} {row['length_penalty']:>7} {row['no_repeat_ngram_size']:>5} "
             f"{row['min_length']:>3} {row['rougeL']:>8.4f} "
-            f"{row['gain']:>+12.4f} [{row['gain_low']:+.4f}, {row['gain_high']:+.4f}]{marker}"
+            f"{row['gain']:>+12.4f} [{row['gain_low']:+.4f}, {row['gain_high']:+.4f}] "
+            f"{row['repeats_a_word']:>18.2%}{marker}"
         )
     if changed:
         print(f"the best setting gains significantly on {len(frame):,} validation rows; saved to config.json")

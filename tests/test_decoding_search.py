@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from issue_summarizer.config import SummarizerConfig
-from issue_summarizer.decoding import DecodingOptions
+from issue_summarizer.decoding import TUNED_SETTINGS, DecodingOptions
 from issue_summarizer.decoding_search import candidate_options, score_options
 from issue_summarizer.summarizer import Summarizer
 
@@ -45,13 +45,16 @@ def test_tune_scores_restored_titles_and_saves_the_best_settings(trained_tiny_mo
     }
     current = [row for row in results if row["current"]]
     assert len(current) == 1 and current[0]["gain"] == current[0]["gain_low"] == current[0]["gain_high"] == 0.0
-    best = results[0]
-    assert best["rougeL"] == max(row["rougeL"] for row in results) > 0
+    assert [row["rougeL"] for row in results] == sorted((row["rougeL"] for row in results), reverse=True)
     assert all(row["gain_low"] <= row["gain"] <= row["gain_high"] for row in results)
-    # The best setting replaces the current one only when its gain over it is significant.
+    assert all(0.0 <= row["repeats_a_word"] <= 1.0 for row in results)
+    # The best setting whose titles repeat words no more often than the current one's replaces
+    # the current one, and only when its gain over it is significant.
+    best = next(row for row in results if row["repeats_a_word"] <= current[0]["repeats_a_word"])
     config = SummarizerConfig.load(model)
     chosen = best if tuning["changed"] else current[0]
     assert tuning["changed"] == (best["gain_low"] > 0)
+    assert tuning["chosen"] == {key: chosen[key] for key in TUNED_SETTINGS}
     assert (config.beam_width, config.length_penalty, config.no_repeat_ngram_size) == (
         chosen["beam_width"],
         chosen["length_penalty"],
