@@ -95,6 +95,12 @@ def command_average(args) -> None:
     average_command(args)
 
 
+def command_compare(args) -> None:
+    from issue_summarizer.significance import compare_command
+
+    compare_command(args)
+
+
 def command_tune(args) -> None:
     from issue_summarizer.decoding_search import tune_command
 
@@ -208,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--ngram-blocks", type=int, nargs="+", help="grid: blocked repeated n-grams (default: 0 1 2)")
     tune.add_argument("--min-lengths", type=int, nargs="+", help="grid: minimum title words (default: 0 4)")
     tune.set_defaults(run=command_tune)
+
+    compare = commands.add_parser("compare", help="is one model's score on the same rows better than another's?")
+    compare.add_argument("--baseline", required=True, type=Path, help="predictions file of `evaluate`")
+    compare.add_argument("--candidate", required=True, type=Path, help="predictions file of `evaluate`, same rows")
+    compare.add_argument("--metric", default="rougeL", help="per-row column: rougeL (default) or lead_rougeL")
+    compare.set_defaults(run=command_compare)
     return parser
 
 

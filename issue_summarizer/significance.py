@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -58,3 +59,44 @@ def paired_bootstrap(
     tail = (1.0 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return PairedDifference(float(differences.mean()), float(low), float(high))
+
+
+def compare_prediction_files(baseline_path: str | Path, candidate_path: str | Path, metric: str = "rougeL"):
+    """(baseline mean, candidate mean, `PairedDifference`) of one per-row metric of two
+    `evaluate` prediction files, which must score the same rows in the same order."""
+    import pandas as pd
+
+    frames = []
+    for path in (baseline_path, candidate_path):
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file; `evaluate` writes predictions_<split>.jsonl.gz")
+        try:
+            frames.append(pd.read_json(path, lines=True))
+        except (ValueError, OSError, EOFError) as error:  # Not JSON lines, or a broken gzip file.
+            raise ValueError(f"{path}: not a predictions file of `evaluate` ({error})") from None
+    for path, frame in zip((baseline_path, candidate_path), frames, strict=True):
+        missing = {metric, "reference"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{path}: no {', '.join(sorted(missing))} column; is it a predictions file of `evaluate`?")
+    baseline, candidate = frames
+    if len(baseline) != len(candidate) or baseline["reference"].tolist() != candidate["reference"].tolist():
+        raise ValueError(
+            "the two files score different rows; evaluate both models on the same --data and --split to compare them"
+        )
+    difference = paired_bootstrap(candidate[metric].to_numpy(), baseline[metric].to_numpy())
+    return float(baseline[metric].mean()), float(candidate[metric].mean()), difference
+
+
+def compare_command(args) -> None:
+    """`compare`: is the candidate's per-row score on the same rows better than the baseline's?"""
+    baseline, candidate, difference = compare_prediction_files(args.baseline, args.candidate, args.metric)
+    print(f"{args.metric} over the same rows: baseline {baseline:.4f}, candidate {candidate:.4f}")
+    interval = f"[{difference.low:+.4f}, {difference.high:+.4f}]"
+    print(f"difference {difference.mean:+.4f}, 95% paired bootstrap interval {interval}")
+    if difference.significant_gain:
+        print("the candidate is better: the whole interval is above zero")
+    elif difference.high < 0:
+        print("the candidate is worse: the whole interval is below zero")
+    else:
+        print("no significant difference: the interval contains zero")
