@@ -54,6 +54,10 @@ class Hypothesis:
     log_probability: float
     score: float
     finished: bool = True  # False when the title hit the length limit instead of ending.
+    # Beam search only: the decoder batch row that computed each step of this title (its words,
+    # then <end> when finished). Beams change rows every step; this lets a caller pick out what
+    # each step attended to.
+    rows: tuple[int, ...] = ()
 
 
 def _log_probabilities(probabilities: np.ndarray, options: DecodingOptions, length: int) -> np.ndarray:
@@ -164,6 +168,7 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
     beam_scores = np.full((batch, width), NEG_INF)
     beam_scores[:, 0] = 0.0
     histories: list[list[int]] = [[] for _ in range(batch * width)]
+    trails: list[list[int]] = [[] for _ in range(batch * width)]
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     done = np.zeros(batch, dtype=bool)
     for length in range(options.max_length):
@@ -177,6 +182,7 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
         next_previous = np.full((batch * width, 1), PAD_ID, dtype=np.int32)
         next_scores = np.full((batch, width), NEG_INF)
         next_histories: list[list[int]] = [[] for _ in range(batch * width)]
+        next_trails: list[list[int]] = [[] for _ in range(batch * width)]
         source_rows = np.zeros(batch * width, dtype=np.int64)
         for issue in range(batch):
             if done[issue]:
@@ -187,18 +193,19 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
                 if total <= NEG_INF / 2:
                     break
                 beam, token = divmod(int(flat), vocabulary)
-                history = histories[issue * width + beam]
+                source = issue * width + beam
+                history = histories[source]
                 if token == END_ID:
                     if rank < width:
-                        finished[issue].append(
-                            Hypothesis(list(history), total, _score(total, len(history) + 1, options))
-                        )
+                        score = _score(total, len(history) + 1, options)
+                        finished[issue].append(Hypothesis(list(history), total, score, rows=(*trails[source], source)))
                     continue
                 row = issue * width + filled
                 next_previous[row, 0] = token
                 next_scores[issue, filled] = total
                 next_histories[row] = history + [token]
-                source_rows[row] = issue * width + beam
+                next_trails[row] = trails[source] + [source]
+                source_rows[row] = source
                 filled += 1
                 if filled == width:
                     break
@@ -206,7 +213,7 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
         if done.all():
             break
         state = state[source_rows]
-        previous, beam_scores, histories = next_previous, next_scores, next_histories
+        previous, beam_scores, histories, trails = next_previous, next_scores, next_histories, next_trails
     results = []
     for issue in range(batch):
         hypotheses = list(finished[issue])
@@ -215,10 +222,10 @@ def beam_search(step: Step, initial_state: np.ndarray, options: DecodingOptions)
             for beam in range(width):
                 total = beam_scores[issue, beam]
                 if total > NEG_INF / 2:
-                    history = histories[issue * width + beam]
-                    hypotheses.append(
-                        Hypothesis(list(history), total, _score(total, len(history), options), finished=False)
-                    )
+                    row = issue * width + beam
+                    history = histories[row]
+                    score = _score(total, len(history), options)
+                    hypotheses.append(Hypothesis(list(history), total, score, finished=False, rows=tuple(trails[row])))
         # Finished titles come first: the length limit is a safety net, not a way for a title to end.
         hypotheses.sort(key=lambda hypothesis: (not hypothesis.finished, -hypothesis.score))
         results.append(hypotheses[: options.num_alternatives])

@@ -241,13 +241,12 @@ class Summarizer:
 
     def _decode(
         self, batch: PreparedBatch, options: DecodingOptions
-    ) -> tuple[list[list[Hypothesis]], np.ndarray | None]:
-        """Titles for a prepared batch and, for greedy decoding with the GRU attention model, the
-        attention of every step (batch, steps, body positions) as the decoder computed it.
-
-        Greedy rows keep their place in the batch, so step t's attention of row r is what title
-        word t of row r looked at: the same weights a teacher-forced pass over the finished titles
-        would compute, without running the encoder and decoder a second time.
+    ) -> tuple[list[list[Hypothesis]], list[list[np.ndarray]] | None]:
+        """Titles for a prepared batch and, for the GRU attention model, each title's attention
+        over the padded body positions as the decoder computed it: one row per step, that is per
+        word and then <end> when the title finished (a title cut at the length limit has no <end>
+        row). These are the weights a teacher-forced pass over the titles would compute, without
+        running the encoder and decoder a second time.
         """
         if not self.uses_attention:
             hypotheses = decode(
@@ -287,9 +286,16 @@ class Summarizer:
             return probabilities, new_state
 
         hypotheses = decode(step, state, options)
-        if options.beam_width > 1:
-            return hypotheses, None  # Beams reorder rows at every step, so the steps' rows are not titles.
-        return hypotheses, np.stack(step_attention, axis=1)
+        steps = [np.asarray(weights) for weights in step_attention]
+        attention = []
+        for row, alternatives in enumerate(hypotheses):
+            attention.append([])
+            for hypothesis in alternatives:
+                # Greedy rows keep their place in the batch; beams record the row of every step.
+                count = len(hypothesis.ids) + int(hypothesis.finished)
+                rows = hypothesis.rows or (row,) * count
+                attention[-1].append(np.stack([steps[step][source] for step, source in enumerate(rows[:count])]))
+        return hypotheses, attention
 
     def decoding_options(self, beam_width: int | None, max_length: int | None, **settings) -> DecodingOptions:
         """Decoding options: what the caller sets, else the model's tuned defaults from its configuration."""
@@ -380,13 +386,17 @@ class Summarizer:
         """Decode and restore the titles of one batch of rows into `results`."""
         batch_tokens = [tokens[row] for row in batch_rows]
         batch = self.prepare_batch(batch_tokens)
-        decoded, weights = self._decode(batch, options)
+        decoded, step_attention = self._decode(batch, options)
         pairs = [(row, hypothesis) for row, hypotheses in enumerate(decoded) for hypothesis in hypotheses]
-        if self.uses_attention and pairs and weights is None:
+        if step_attention is not None:
+            weights = [attention for alternatives in step_attention for attention in alternatives]
+        elif self.uses_attention and pairs:
+            # The Transformer's steps do not keep their attention: one teacher-forced pass.
             weights = self._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
+        else:
+            weights = None
         surfaces = surface_job.result()
         titles: list[list[GeneratedTitle]] = [[] for _ in decoded]
-        # Greedy step attention has one row per issue, as has `pairs` then (one title per issue).
         for index, (row, hypothesis) in enumerate(pairs):
             body = batch_tokens[row]
             words = self.title_words(hypothesis.ids, batch.unknown_words[row])
@@ -424,11 +434,10 @@ class Summarizer:
         surface = self.body_surface(text, tokens[0])
         weights = None
         if self.uses_attention and best.ids:
-            # One row per title word plus <end>. Greedy decoding computed them already, except
-            # for a title cut at the length limit, which never ran its <end> step.
-            steps = len(best.ids) + 1
-            if step_attention is not None and step_attention.shape[1] >= steps:
-                weights = step_attention[0, :steps]
+            # One row per title word plus <end>. Decoding computed them already, except for a
+            # title cut at the length limit, which never ran its <end> step.
+            if step_attention is not None and best.finished:
+                weights = step_attention[0][0]
             else:
                 weights = self._attention(batch, [0], [best.ids])[0]
             weights = self._over_body(weights, len(tokens[0]))

@@ -137,39 +137,48 @@ def test_attention_model_loads_in_a_fresh_process(trained_copy_model):
     assert result.stdout.strip().endswith("attention")
 
 
-def test_greedy_step_attention_equals_a_teacher_forced_pass(trained_copy_model):
-    """Greedy decoding keeps each step's attention instead of running the model again over the
-    finished titles; both must give the same weights, so restored titles do not change."""
+def test_decoding_attention_equals_a_teacher_forced_pass(trained_copy_model):
+    """Decoding keeps each step's attention instead of running the model again over the finished
+    titles; it must give the same weights, so restored titles do not change. Greedy rows keep
+    their place; beams change rows every step and every alternative follows its own."""
     from tests.conftest import make_copy_rows
 
     summarizer = Summarizer.load(trained_copy_model)
     bodies = [row["body"] for row in make_copy_rows(count=10, seed=8)]
     tokens = summarizer.tokenize(bodies)
     batch = summarizer.prepare_batch(tokens)
-    decoded, step_attention = summarizer._decode(batch, summarizer.decoding_options(1, None))
-    titles = [hypotheses[0].ids for hypotheses in decoded]
-    assert step_attention is not None and step_attention.shape[0] == len(bodies)
-    teacher_forced = summarizer._attention(batch, list(range(len(bodies))), titles)
-    for row, ids in enumerate(titles):
-        steps = len(ids) + 1  # The title's words and its <end>.
-        np.testing.assert_allclose(step_attention[row, :steps], teacher_forced[row, :steps], atol=1e-5)
-    beam_decoded, beam_attention = summarizer._decode(batch, summarizer.decoding_options(3, None))
-    assert beam_attention is None and len(beam_decoded) == len(bodies)
+    for beam_width, alternatives, max_length in ((1, 1, None), (3, 3, None), (3, 2, 3)):
+        # The last case forbids <end> before the length limit, so every title is cut there.
+        settings = {"min_length": max_length} if max_length else {}
+        options = summarizer.decoding_options(beam_width, max_length, num_alternatives=alternatives, **settings)
+        decoded, step_attention = summarizer._decode(batch, options)
+        assert step_attention is not None and len(step_attention) == len(bodies)
+        pairs = [(row, hypothesis) for row, hypotheses in enumerate(decoded) for hypothesis in hypotheses]
+        assert len(pairs) == len(bodies) * alternatives
+        teacher_forced = summarizer._attention(batch, [row for row, _ in pairs], [h.ids for _, h in pairs])
+        kept = [attention for row in step_attention for attention in row]
+        for (_, hypothesis), attention, expected in zip(pairs, kept, teacher_forced, strict=True):
+            # The title's words, and its <end> when it finished.
+            steps = len(hypothesis.ids) + int(hypothesis.finished)
+            assert attention.shape == (steps, batch.body_ids.shape[1])
+            np.testing.assert_allclose(attention, expected[:steps], atol=1e-5)
+        if max_length is not None:
+            assert not any(hypothesis.finished for _, hypothesis in pairs)
 
 
 def test_explain_shows_the_same_attention_whether_or_not_the_title_finished(trained_copy_model):
-    """`explain` reuses greedy decoding's step attention, and a title cut at the length limit
-    (which never ran its <end> step) falls back to a teacher-forced pass: both give one row per
-    title word plus <end>, equal to that pass."""
+    """`explain` reuses decoding's step attention (greedy or beam), and a title cut at the length
+    limit (which never ran its <end> step) falls back to a teacher-forced pass: both give one row
+    per title word plus <end>, equal to that pass."""
     from tests.conftest import make_copy_rows
 
     summarizer = Summarizer.load(trained_copy_model)
     body = make_copy_rows(count=1, seed=9)[0]["body"]
     tokens = summarizer.tokenize([body])
     batch = summarizer.prepare_batch(tokens)
-    for max_length, finished in ((None, True), (2, False)):
-        explanation = summarizer.explain(body, max_length=max_length)
-        decoded = summarizer.decode_batch(batch, summarizer.decoding_options(None, max_length))[0][0]
+    for beam_width, max_length, finished in ((1, None, True), (1, 2, False), (3, None, True)):
+        explanation = summarizer.explain(body, beam_width=beam_width, max_length=max_length)
+        decoded = summarizer.decode_batch(batch, summarizer.decoding_options(beam_width, max_length))[0][0]
         assert decoded.finished is finished
         steps = len(decoded.ids) + 1
         teacher_forced = summarizer._over_body(summarizer._attention(batch, [0], [decoded.ids])[0], len(tokens[0]))
