@@ -14,6 +14,7 @@ from issue_summarizer.holdout import (
     sort_predictions,
     summary_metrics,
 )
+from issue_summarizer.model_card import decoding_description
 from issue_summarizer.text_display import escape_markdown
 
 UPLOAD_ROWS = 2000  # Uploads are cut to this many rows so an evaluation takes seconds, not minutes.
@@ -79,7 +80,7 @@ def from_upload() -> app_state.HoldoutIssues | None:
     if key not in st.session_state:
         rows = evaluation_rows(data_sources.usable_rows(loaded.frame), UPLOAD_ROWS)
         if len(loaded.frame) > UPLOAD_ROWS:
-            st.warning(f"The file has {len(loaded.frame):,} usable rows; the first {UPLOAD_ROWS:,} are evaluated.")
+            st.warning(f"The file has {len(loaded.frame):,} rows; the first {UPLOAD_ROWS:,} usable ones are evaluated.")
         st.session_state[key] = evaluate(rows, f"upload `{uploaded.name}`", identity)
     return st.session_state[key]
 
@@ -99,7 +100,8 @@ def show_metrics(issues: app_state.HoldoutIssues) -> None:
     model = (issues.metrics or {}).get("model")
     if model:
         st.caption(
-            f"From {issues.label}: ROUGE-1 {model['rouge1']:.3f}, ROUGE-2 {model['rouge2']:.3f}, "
+            f"From {issues.label}, titles by {decoding_description(issues.metrics)}: "
+            f"ROUGE-1 {model['rouge1']:.3f}, ROUGE-2 {model['rouge2']:.3f}, "
             f"ROUGE-L {model['rougeL']:.3f}, BLEU {model['bleu']:.2f} over {model['rows']:,} issues."
         )
     else:

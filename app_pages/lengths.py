@@ -123,8 +123,9 @@ with app_state.friendly_errors("measuring lengths"):
     try:
         config = app_state.model_card().config
         body_length, title_length = config.body_length, config.title_length
+        body_padding = config.body_padding
     except ModelDirectoryError:
-        body_length, title_length = 70, 12
+        body_length, title_length, body_padding = 70, 12, "pre"
         st.caption("The model directory has no readable configuration; the seed lengths (70 and 12) are assumed.")
     source = st.segmented_control("Lengths from", SOURCES, default=SOURCES[0], key="length_source", required=True)
     result = histograms_from_source(source)
@@ -138,7 +139,8 @@ with app_state.friendly_errors("measuring lengths"):
             histograms["body"],
             "body",
             body_length,
-            f"The model reads the first {body_length} tokens of each body (padded before, cut after).",
+            f"The model reads the first {body_length} tokens of each body "
+            f"(padded {'before' if body_padding == 'pre' else 'after'} the text, cut after).",
         )
     with title_tab:
         if "title" in histograms:

@@ -14,6 +14,7 @@ from issue_summarizer.model_card import (
     quality_table,
     split_table,
     vocabulary_table,
+    weights_description,
 )
 from issue_summarizer.summarizer import ModelDirectoryError
 
@@ -66,7 +67,9 @@ with app_state.friendly_errors("reading the model directory"):
     if model_scores:
         lead_rouge = lead_scores.get("rougeL")
         delta = f"{model_scores['rougeL'] - lead_rouge:+.3f} vs first 12 words" if lead_rouge is not None else None
-        columns[0].metric("Test ROUGE-L", f"{model_scores['rougeL']:.3f}", delta)
+        columns[0].metric(
+            "Test ROUGE-L", f"{model_scores['rougeL']:.3f}", delta, help=f"Titles by {decoding_description(metrics)}."
+        )
         columns[1].metric("Test BLEU", f"{model_scores.get('bleu', 0):.1f}")
     else:
         columns[0].metric("Test ROUGE-L", "—")
@@ -138,7 +141,7 @@ with app_state.friendly_errors("reading the model directory"):
                     f"{training.get('epochs_run', '?')} epochs in {training.get('seconds', 0) / 60:.1f} minutes "
                     f"({training.get('samples_per_second', 0):,.0f} issues/s); best validation loss "
                     f"{training.get('best_val_loss', float('nan')):.3f}. Training stops when validation loss stops "
-                    "improving and keeps the best epoch's weights."
+                    + weights_description(card.averaging)
                 )
         else:
             st.info(
@@ -191,7 +194,10 @@ with app_state.friendly_errors("reading the model directory"):
         try:
             summarizer = app_state.current_summarizer()
         except ModelDirectoryError as error:
-            st.warning(f"The configuration is readable but the model is not: {error}", icon=":material/warning:")
+            st.warning(
+                app_state.shown_error(f"The configuration is readable but the model is not: {error}"),
+                icon=":material/warning:",
+            )
         else:
             layers = layer_table(summarizer.model)
             st.dataframe(

@@ -209,7 +209,7 @@ def one_issue_form() -> None:
                     checked = check_body(body)
                 except InputError as error:
                     st.session_state.pop(RESULT_KEY, None)
-                    st.error(str(error), icon=":material/block:")
+                    st.error(escape_markdown(str(error)), icon=":material/block:")
                 else:
                     st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
                     started = time.perf_counter()

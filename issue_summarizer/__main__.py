@@ -31,10 +31,10 @@ def _load(args, require_title: bool):
 
 
 def command_prepare(args) -> None:
-    from issue_summarizer.config import CONFIGURATIONS
+    from issue_summarizer.config import named_configuration
     from issue_summarizer.prepare import prepare, save_prepared, summary_lines
 
-    config = CONFIGURATIONS[args.config]
+    config = named_configuration(args.config)
     loaded = _load(args, require_title=True)
     started = time.perf_counter()
     prepared = prepare(loaded, config, workers=args.workers)

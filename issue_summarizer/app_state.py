@@ -42,11 +42,12 @@ from issue_summarizer.length_stats import LengthHistogram
 from issue_summarizer.model_card import ModelCard, read_model_card
 from issue_summarizer.similarity import SimilarityMap, build_file_map, build_map, cluster_labels
 from issue_summarizer.summarizer import MODEL_FILE, ModelDirectoryError, Summarizer
+from issue_summarizer.text_display import escape_markdown
 
 logger = logging.getLogger(__name__)
 DATA_PATH_KEY = "data_path"
 TRAIN_COMMAND = (
-    "python -m issue_summarizer train --data ../shared/data/github_issues.jsonl.gz --out model --config seed"
+    "python -m issue_summarizer train --data ../shared/data/github_issues.jsonl.gz --out model --config attention"
 )
 WARM_UP_TEXT = "The parser crashes with a segmentation fault when the input file is empty."
 
@@ -62,11 +63,12 @@ def friendly_errors(action: str) -> Iterator[None]:
     try:
         yield
     except (ModelDirectoryError, DataLoadError, InputError) as error:
-        st.error(redact(str(error)), icon=":material/warning:")
+        st.error(shown_error(str(error)), icon=":material/warning:")
     except Exception as error:
         logger.exception("failed while %s", action)
         st.error(
-            redact(f"Something went wrong while {action}: {type(error).__name__}: {error}"), icon=":material/warning:"
+            shown_error(f"Something went wrong while {action}: {type(error).__name__}: {error}"),
+            icon=":material/warning:",
         )
 
 
@@ -114,6 +116,12 @@ def redact(message: str) -> str:
     return settings.redact(message, paths)
 
 
+def shown_error(message: str) -> str:
+    """A library error as a page shows it: redacted, and as plain text, since messages quote
+    uploaded files (their column names, their cells) that markdown would otherwise render."""
+    return escape_markdown(redact(message))
+
+
 # The model.
 
 
@@ -135,12 +143,12 @@ def model_identity() -> str:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
 def load_summarizer(directory: str, identity: str) -> Summarizer:
-    """Load the model once per process and trace its graphs, so the first title is as fast as the rest.
+    """Load the model once per process (loading titles one issue, which traces the graphs, so the
+    first title is as fast as the rest).
 
     `identity` changes when the weights are retrained in place, so the new ones are loaded.
     """
     summarizer = Summarizer.load(directory)
-    summarizer.summarize([WARM_UP_TEXT])
     # Streamlit calls `keras.backend.clear_session()` after every script run, and that runs a
     # full garbage collection over TensorFlow's hundreds of thousands of objects (about 0.3 s
     # per click). Objects that live as long as the process are moved out of its way.
@@ -155,9 +163,10 @@ def current_summarizer() -> Summarizer:
 
 def show_missing_model(error: Exception) -> None:
     """Explain a model directory that cannot be used, and how to get one."""
-    st.error(redact(f"The model cannot be loaded. {error}"), icon=":material/error:")
+    st.error(shown_error(f"The model cannot be loaded. {error}"), icon=":material/error:")
     st.markdown(
-        f"Train a model into `{show_path(model_directory())}` (about ten minutes on a laptop CPU):\n\n"
+        f"Train a model into `{show_path(model_directory())}` (about 20 minutes on a 2-core CPU; the README "
+        "shows how the shipped model was made):\n\n"
         f"```bash\n{TRAIN_COMMAND}\n```\n\n"
         f"or point the app at another model directory with `{data_sources.MODEL_ENVIRONMENT_VARIABLE}=/path/to/model`."
     )
@@ -439,7 +448,7 @@ def render_sidebar() -> None:
                 st.caption("Model loaded.")
             except ModelDirectoryError as error:
                 st.markdown(f":material/cancel: No usable model in `{show_path(directory)}`")
-                st.caption(redact(str(error)))
+                st.caption(shown_error(str(error)))
         st.markdown("#### Data")
         if deployment().shared:
             shared_data_choice()
@@ -475,7 +484,7 @@ def shared_data_choice() -> None:
         try:
             default = settings.relative_name(settings.resolve_data_path(default))
         except DataLoadError as error:
-            st.warning(redact(str(error)), icon=":material/block:")
+            st.warning(shown_error(str(error)), icon=":material/block:")
             default = ""
     st.selectbox(
         "Data file",

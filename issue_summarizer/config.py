@@ -122,6 +122,9 @@ class SummarizerConfig:
             raise ValueError(
                 f"hidden_dim ({self.hidden_dim}) must be a multiple of attention_heads ({self.attention_heads})"
             )
+        for name in ("body_padding", "body_truncating", "title_padding", "title_truncating"):
+            if getattr(self, name) not in ("pre", "post"):
+                raise ValueError(f"{name} must be 'pre' or 'post', got {getattr(self, name)!r}")
         if not 0 <= self.length_buckets <= self.body_length:
             raise ValueError(f"length_buckets must be between 0 and body_length, got {self.length_buckets}")
         for name in (
@@ -232,3 +235,10 @@ CONFIGURATIONS = {
         name="tiny-transformer", architecture="transformer", body_padding="post", transformer_layers=1, dropout=0.0
     ),
 }
+
+
+def named_configuration(name: str) -> SummarizerConfig:
+    """The configuration called `name`, or a `ValueError` that lists the names there are."""
+    if name not in CONFIGURATIONS:
+        raise ValueError(f"unknown configuration {name!r}; choose one of {', '.join(CONFIGURATIONS)}")
+    return CONFIGURATIONS[name]

@@ -126,12 +126,17 @@ class Deployment:
         if self.data_directory is None or not self.data_directory.is_dir():
             return []
         names = []
-        for path in sorted(self.data_directory.rglob("*")):
-            if len(names) >= MAX_LISTED_FILES:
-                break
-            if path.name.lower().endswith(SUFFIXES) and path.is_file():
-                if path.resolve().is_relative_to(self.data_directory):
-                    names.append(path.relative_to(self.data_directory).as_posix())
+        # The walk stops at the cap, so a huge directory costs no more than the files it lists;
+        # linked folders are not entered, which also keeps a link loop from running forever.
+        for root, folders, files in os.walk(self.data_directory):
+            folders.sort()
+            for name in sorted(files):
+                path = Path(root, name)
+                if name.lower().endswith(SUFFIXES) and path.is_file():
+                    if path.resolve().is_relative_to(self.data_directory):
+                        names.append(path.relative_to(self.data_directory).as_posix())
+                        if len(names) >= MAX_LISTED_FILES:
+                            return names
         return names
 
     def show_path(self, path: str | Path) -> str:

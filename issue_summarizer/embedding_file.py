@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
+from issue_summarizer.input_checks import is_summarizable
 from issue_summarizer.summarizer import Summarizer
 
 VECTOR_COLUMN = "vector"
@@ -63,9 +64,15 @@ class VectorWriter:
         skipped = rows - self.written
         print(
             f"wrote {self.written:,} vectors to {self.path}"
-            + (f" ({skipped:,} rows without a body skipped)" if skipped else "")
+            + (f" ({skipped:,} rows without a usable body skipped: empty or binary)" if skipped else "")
         )
         sys.stdout.flush()
+
+
+def usable_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of a loaded table have a body the model can read (text, not empty or binary)."""
+    pairs = zip(frame["problem"], frame["body"], strict=True)
+    return np.array([problem == "" and is_summarizable(body) for problem, body in pairs], dtype=bool)
 
 
 def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -109,7 +116,7 @@ def embed_file(args) -> None:
                 loaded = issues_from_table(
                     raw, args.input, args.preset, mapping, require_title=False, drop_bad_rows=False, first_row=row + 1
                 )
-                usable = (loaded.frame["problem"] == "").to_numpy()
+                usable = usable_rows(loaded.frame)
                 frame = loaded.frame[usable]
                 if len(frame):
                     writer.write(np.flatnonzero(usable) + row, frame, summarizer.embed(frame["body"].tolist()))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from issue_summarizer.checkpoint_averaging import AVERAGING_FILE
 from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
 from issue_summarizer.evaluation import LEAD_WORDS, METRICS_FILE
 from issue_summarizer.summarizer import ModelDirectoryError
@@ -60,6 +61,7 @@ class ModelCard:
     history: dict | None
     metrics: dict | None
     quality: dict | None = None
+    averaging: dict | None = None  # Which epochs' weights were averaged into the shipped ones.
 
 
 def _read_optional_json(path: Path) -> dict | None:
@@ -93,6 +95,7 @@ def read_model_card(directory: str | Path) -> ModelCard:
         history=_read_optional_json(directory / HISTORY_FILE),
         metrics=_read_optional_json(directory / METRICS_FILE),
         quality=_read_optional_json(directory / QUALITY_FILE),
+        averaging=_read_optional_json(directory / AVERAGING_FILE),
     )
 
 
@@ -127,6 +130,16 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows, columns=["system", *METRIC_NAMES.values(), "copy rate", "rows"])
     return table if table["copy rate"].notna().any() else table.drop(columns="copy rate")
+
+
+def weights_description(averaging: dict | None) -> str:
+    """Which weights a model directory ships, from its `averaging.json` (or its absence)."""
+    checkpoints = (averaging or {}).get("checkpoints") or []
+    if not (averaging or {}).get("kept") or not checkpoints:
+        return "improving and keeps the best epoch's weights."
+    loss = averaging.get("averaged_loss")
+    shown_loss = f" (validation loss {loss:.3f})" if isinstance(loss, int | float) else ""
+    return f"improving; the shipped weights are the mean of the last {len(checkpoints)} epochs' weights{shown_loss}."
 
 
 def decoding_description(metrics: dict) -> str:

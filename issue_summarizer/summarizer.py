@@ -90,6 +90,15 @@ def _load_keras_model(path: Path):
         raise ModelDirectoryError(f"{path}: cannot load the model ({type(error).__name__}: {error})") from None
 
 
+_SELF_CHECK_TEXT = "The parser crashes with a segmentation fault when the input file is empty."
+
+
+def _first_line(error: Exception, limit: int = 300) -> str:
+    # TensorFlow's messages run to pages of graph details; the first line says what failed.
+    line = (str(error).strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 class Summarizer:
     def __init__(
         self,
@@ -146,7 +155,7 @@ class Summarizer:
 
     @classmethod
     def load(cls, directory: str | Path) -> Summarizer:
-        """Load a model directory, or raise `ModelDirectoryError` naming what is wrong."""
+        """Load a model directory and title one issue with it, or raise `ModelDirectoryError` naming what is wrong."""
         directory = Path(directory)
         if not directory.is_dir():
             raise ModelDirectoryError(
@@ -162,7 +171,19 @@ class Summarizer:
         except ValueError as error:
             raise ModelDirectoryError(str(error)) from None
         model = _load_keras_model(directory / MODEL_FILE)
-        return cls(model, config, body_vocabulary, title_vocabulary, directory)
+        try:
+            summarizer = cls(model, config, body_vocabulary, title_vocabulary, directory)
+            # One title through every graph: weights that load but do not fit the configuration
+            # (another width, another padding side) fail here, with the directory named, rather
+            # than on a visitor's first click.
+            summarizer.summarize([_SELF_CHECK_TEXT])
+        except ModelDirectoryError:
+            raise
+        except Exception as error:  # Keras and TensorFlow raise many types for a mismatched model.
+            raise ModelDirectoryError(
+                f"{directory}: the model does not fit its configuration ({type(error).__name__}: {_first_line(error)})"
+            ) from None
+        return summarizer
 
     # Text → ids.
 

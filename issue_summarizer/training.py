@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
+from issue_summarizer.config import SummarizerConfig, named_configuration
 from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.padding import bucket_lengths, cut_padding
@@ -296,9 +296,7 @@ def train_model(
 
 
 def _config_from_args(args) -> SummarizerConfig:
-    if args.config not in CONFIGURATIONS:
-        raise ValueError(f"unknown configuration {args.config!r}; choose one of {', '.join(CONFIGURATIONS)}")
-    config = CONFIGURATIONS[args.config]
+    config = named_configuration(args.config)
     overrides = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,7 +75,8 @@ def assert_clean(app: AppTest, page: str) -> None:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
+    """The elements' text as a visitor reads it: markdown escapes (`\\.` for `.`) removed."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(element.value) for element in elements))
 
 
 def test_every_page_runs_without_data(monkeypatch, bare_model):
@@ -346,6 +348,22 @@ def test_a_missing_model_on_a_shared_server_names_no_server_path(monkeypatch, sh
         assert_clean(app, page)
         assert str(tmp_path) not in page_text(app), page
     assert "no_model: no such model directory" in texts(app.sidebar.caption)
+
+
+def test_a_corrupt_model_on_a_shared_server_names_no_server_path(monkeypatch, shared_server, bare_model, tmp_path):
+    # The configuration reads, so the Overview gets as far as the architecture, which needs the weights.
+    broken = tmp_path / "models" / "broken"
+    shutil.copytree(bare_model, broken)
+    (broken / "model.keras").write_bytes(b"not a zip file")
+    app = start_app(monkeypatch, broken, "")
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert_clean(app, page)
+        assert str(tmp_path) not in page_text(app), page
+    app.switch_page("app_pages/overview.py").run()
+    assert "The configuration is readable but the model is not: broken/model.keras: cannot load the model" in texts(
+        app.warning
+    )
 
 
 def test_batch_mode_fetches_a_column_of_issue_urls(monkeypatch, bare_model):

@@ -2,6 +2,8 @@
 
 from streamlit.testing.v1 import AppTest
 
+from issue_summarizer.text_display import escape_markdown
+
 
 def test_friendly_errors_turn_failures_into_messages():
     def script():
@@ -14,14 +16,20 @@ def test_friendly_errors_turn_failures_into_messages():
             raise DataLoadError("data.csv: the file is empty")
         with friendly_errors("adding"):
             raise ZeroDivisionError("division by zero")
+        # Messages quote uploads (their column names): shown as text, never rendered as markdown.
+        with friendly_errors("loading"):
+            raise DataLoadError("up.csv: no body column; the file has columns ['![x](http://example.com/t.png)']")
         st.write("still running")
 
     app = AppTest.from_function(script).run()
     assert not app.exception
     assert [error.value for error in app.error] == [
-        "data.csv: the file is empty",
-        "Something went wrong while adding: ZeroDivisionError: division by zero",
+        escape_markdown("data.csv: the file is empty"),
+        escape_markdown("Something went wrong while adding: ZeroDivisionError: division by zero"),
+        escape_markdown("up.csv: no body column; the file has columns ['![x](http://example.com/t.png)']"),
     ]
+    # The image syntax arrives escaped, so the browser shows it as text and fetches nothing.
+    assert r"\!\[x\]\(http" in app.error[2].value
     assert app.markdown[0].value == "still running"
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from issue_summarizer.cleaning import CleaningOptions, clean_text
-from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
+from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig, named_configuration
 
 
 def test_round_trip_through_the_model_directory(tmp_path):
@@ -49,7 +49,10 @@ def test_titles_are_cleaned_as_literal_text():
     assert clean_text(title, SummarizerConfig().cleaning) == "init of foo fails"
 
 
-@pytest.mark.parametrize("content", ["{", '{"unknown_field": 1}', '{"architecture": "lstm"}', '{"title_length": 2}'])
+@pytest.mark.parametrize(
+    "content",
+    ["{", '{"unknown_field": 1}', '{"architecture": "lstm"}', '{"title_length": 2}', '{"body_padding": "middle"}'],
+)
 def test_bad_configurations_are_refused(tmp_path, content):
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(ValueError, match="config.json"):
@@ -59,3 +62,9 @@ def test_bad_configurations_are_refused(tmp_path, content):
 def test_missing_configuration(tmp_path):
     with pytest.raises(ValueError, match="missing"):
         SummarizerConfig.load(tmp_path)
+
+
+def test_configurations_are_found_by_name_or_listed():
+    assert named_configuration("attention") is CONFIGURATIONS["attention"]
+    with pytest.raises(ValueError, match="unknown configuration 'atention'; choose one of seed, attention"):
+        named_configuration("atention")

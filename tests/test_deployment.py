@@ -84,6 +84,20 @@ def test_only_data_files_that_stay_inside_are_offered(served):
     assert served.data_files() == ["alias.csv", "issues.jsonl.gz", "more/extra.csv"]
 
 
+def test_the_file_list_stops_at_its_cap_and_does_not_follow_folder_links(tmp_path, monkeypatch):
+    import issue_summarizer.deployment as deployment
+
+    data = tmp_path / "data"
+    for folder in ("a", "b"):
+        (data / folder).mkdir(parents=True)
+        for index in range(3):
+            (data / folder / f"{index}.csv").write_text("title,body\n")
+    (data / "loop").symlink_to(data, target_is_directory=True)
+    monkeypatch.setattr(deployment, "MAX_LISTED_FILES", 4)
+    settings = Deployment(shared=True, data_directory=data.resolve(), cache_directory=tmp_path / "cache")
+    assert settings.data_files() == ["a/0.csv", "a/1.csv", "a/2.csv", "b/0.csv"]
+
+
 def test_shared_mode_shows_no_server_paths(served, tmp_path):
     assert served.show_path(served.data_directory / "more" / "extra.csv") == "more/extra.csv"
     assert served.show_path(tmp_path / "model") == "model"

@@ -12,6 +12,7 @@ from issue_summarizer.model_card import (
     read_model_card,
     split_table,
     vocabulary_table,
+    weights_description,
 )
 from issue_summarizer.summarizer import ModelDirectoryError
 
@@ -40,6 +41,19 @@ def model_directory(tmp_path):
 def test_reads_every_file_and_tolerates_missing_optional_ones(model_directory):
     card = read_model_card(model_directory)
     assert card.config.name == "seed" and card.metrics == METRICS and card.training is None
+    assert card.averaging is None
+
+
+def test_the_overview_says_which_weights_are_shipped(model_directory):
+    assert weights_description(None) == "improving and keeps the best epoch's weights."
+    averaging = {"checkpoints": ["epoch-04.keras", "epoch-05.keras"], "averaged_loss": 2.6393, "kept": True}
+    (model_directory / "averaging.json").write_text(json.dumps(averaging))
+    card = read_model_card(model_directory)
+    assert weights_description(card.averaging) == (
+        "improving; the shipped weights are the mean of the last 2 epochs' weights (validation loss 2.639)."
+    )
+    # An average that did not help was not kept: the best epoch's weights are.
+    assert weights_description({**averaging, "kept": False}) == "improving and keeps the best epoch's weights."
 
 
 def test_a_directory_without_a_configuration_is_refused(tmp_path):

@@ -42,6 +42,12 @@ def test_prepare_is_deterministic(corpus_file):
         assert np.array_equal(array, second.arrays[name])
 
 
+def test_an_unknown_configuration_is_an_error_without_traceback(corpus_file, tmp_path, capsys):
+    assert main(["prepare", "--data", str(corpus_file), "--out", str(tmp_path / "o"), "--config", "atention"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown configuration 'atention'" in error and "Traceback" not in error
+
+
 def test_prepare_reports_a_bad_file_without_traceback(tmp_path, capsys):
     path = tmp_path / "wrong.csv"
     path.write_text("a,b\n1,2\n")

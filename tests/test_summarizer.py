@@ -1,3 +1,5 @@
+import json
+import re
 import shutil
 
 import numpy as np
@@ -79,6 +81,13 @@ def test_missing_and_corrupt_model_directories(tmp_path, trained_tiny_model):
     (broken / "model.keras").write_bytes(b"not a zip file")
     with pytest.raises(ModelDirectoryError, match="cannot load the model"):
         Summarizer.load(broken)
+    # Weights that load but do not fit the configuration fail on loading, naming the directory.
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(trained_tiny_model, mismatched, ignore=shutil.ignore_patterns("checkpoints"))
+    config = json.loads((mismatched / "config.json").read_text())
+    (mismatched / "config.json").write_text(json.dumps({**config, "hidden_dim": config["hidden_dim"] * 2}))
+    with pytest.raises(ModelDirectoryError, match=re.escape(f"{mismatched}: the model does not fit its configuration")):
+        Summarizer.load(mismatched)
     (broken / "config.json").write_text("{")
     with pytest.raises(ModelDirectoryError, match="config.json"):
         Summarizer.load(broken)

@@ -45,6 +45,10 @@ def test_bad_files_and_arguments(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="cannot read vocabulary"):
         Vocabulary.load(tmp_path / "bad.json")
+    # Valid JSON that is not a vocabulary: the message names the file, as the app shows it.
+    (tmp_path / "title_vocabulary.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"title_vocabulary\.json: not a vocabulary: missing field 'tokens'"):
+        Vocabulary.load(tmp_path / "title_vocabulary.json")
     with pytest.raises(ValueError):
         Vocabulary(["a", "b"], with_markers=False)
     with pytest.raises(ValueError):
