@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override the configuration's length bucketing (N similar-length batch shapes; 0 is off)",
     )
     train.add_argument("--body-length", type=int, help="override the configuration's body window, in tokens")
+    train.add_argument(
+        "--title-length",
+        type=int,
+        help="override the configuration's title length, markers included; with --resume, the run's arrays are "
+        "prepared again from the same --data and --extra-data",
+    )
     train.add_argument("--patience", type=int, help="override the configuration's early-stopping patience")
     train.add_argument(
         "--learning-rate-decay",

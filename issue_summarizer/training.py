@@ -26,7 +26,15 @@ from issue_summarizer.config import SummarizerConfig, named_configuration
 from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.padding import bucket_lengths, cut_padding
-from issue_summarizer.prepare import ARRAYS_FILE, prepare, save_prepared, summary_lines
+from issue_summarizer.prepare import (
+    ARRAYS_FILE,
+    BODY_VOCABULARY_FILE,
+    TITLE_VOCABULARY_FILE,
+    prepare,
+    save_prepared,
+    summary_lines,
+)
+from issue_summarizer.vocabulary import Vocabulary
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 CHECKPOINT_DIRECTORY = "checkpoints"
@@ -303,6 +311,7 @@ def _config_from_args(args) -> SummarizerConfig:
         "precision": args.precision,
         "length_buckets": args.length_buckets,
         "body_length": args.body_length,
+        "title_length": args.title_length,
         "patience": args.patience,
         "learning_rate_decay": args.learning_rate_decay,
         "label_smoothing": args.label_smoothing,
@@ -312,6 +321,36 @@ def _config_from_args(args) -> SummarizerConfig:
     if args.max_rows_per_repository is not None:
         config = config.updated(max_rows_per_train_repository=args.max_rows_per_repository or None)
     return config
+
+
+def _prepare_again(loaded: LoadedData, args, config: SummarizerConfig, directory: Path) -> dict[str, np.ndarray]:
+    """A resumed run's arrays prepared again under `config`, whose title length differs.
+
+    The recurrent decoder reads titles of any length, so a run can go on to learn from titles
+    it used to cut. Its embeddings and output layer belong to its vocabularies, so the same rows
+    must give the same split and vocabularies; other data is refused.
+    """
+    arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
+    extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
+    prepared = prepare(loaded, config, workers=args.workers, extra=extra)
+    with np.load(arrays_path) as previous:
+        same_rows = np.array_equal(previous["train_rows"], prepared.arrays["train_rows"])
+    same_vocabularies = all(
+        Vocabulary.load(directory / name).tokens == vocabulary.tokens
+        for name, vocabulary in (
+            (BODY_VOCABULARY_FILE, prepared.body_vocabulary),
+            (TITLE_VOCABULARY_FILE, prepared.title_vocabulary),
+        )
+    )
+    if not (same_rows and same_vocabularies):
+        raise ValueError(
+            f"{directory}: this data gives other training rows or vocabularies than the run's; "
+            "resume with the run's own --data and --extra-data"
+        )
+    save_prepared(prepared, directory, include_arrays=False)
+    np.savez_compressed(arrays_path, **prepared.arrays)
+    print(f"prepared the run's arrays again with titles of {config.title_length} tokens")
+    return prepared.arrays
 
 
 def train_command(args) -> LoadedData | None:
@@ -338,14 +377,18 @@ def train_command(args) -> LoadedData | None:
     if args.resume and arrays_path.is_file():
         config = SummarizerConfig.load(directory)
         # A run can be stretched, or ended at the epochs already done to ship the last checkpoint,
-        # and its last epochs can run at a lower learning rate or with label smoothing.
-        overrides = {"epochs": args.epochs, "label_smoothing": args.label_smoothing}
+        # and its last epochs can run at a lower learning rate, with label smoothing or on longer titles.
+        overrides = {"epochs": args.epochs, "label_smoothing": args.label_smoothing, "title_length": args.title_length}
         overrides = {key: value for key, value in overrides.items() if value is not None}
+        new_title_length = overrides.get("title_length", config.title_length) != config.title_length
+        config = config.updated(**overrides)
+        if new_title_length:
+            arrays = _prepare_again(loaded, args, config, directory)
+        else:
+            arrays = dict(np.load(arrays_path))
+            print(f"reusing prepared arrays from {arrays_path}")
         if overrides:
-            config = config.updated(**overrides)
             config.save(directory)
-        arrays = dict(np.load(arrays_path))
-        print(f"reusing prepared arrays from {arrays_path}")
     else:
         config = scaled_config(_config_from_args(args), workers)
         extra = [load_issues(path, require_title=True) for path in args.extra_data or []]

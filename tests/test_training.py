@@ -206,3 +206,28 @@ def test_a_time_budget_stops_training_inside_the_first_epoch(tmp_path):
     assert result.epochs_run == 1  # Stopped after its first batch, then validated and checkpointed.
     assert result.samples_per_second * result.seconds == pytest.approx(8, rel=1e-3)
     assert (tmp_path / "run" / "checkpoints" / "epoch-01.keras").is_file()
+
+
+def test_a_resumed_run_can_go_on_with_longer_titles_from_the_same_data(tmp_path, capsys):
+    from issue_summarizer.__main__ import main
+    from issue_summarizer.summarizer import Summarizer
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows(count=300, repositories=12))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny-attention", "--workers", "1"]
+    assert main([*argv, "--epochs", "1", "--title-length", "5"]) == 0
+    before = {name: (out / name).read_text() for name in ("body_vocabulary.json", "title_vocabulary.json")}
+    assert main([*argv, "--resume", "--epochs", "2", "--title-length", "9"]) == 0
+    assert "prepared the run's arrays again with titles of 9 tokens" in capsys.readouterr().out
+    summarizer = Summarizer.load(out)
+    history = json.loads((out / "history.json").read_text())
+    assert summarizer.config.title_length == 9 and len(history["loss"]) == 2
+    with np.load(out / "checkpoints" / "arrays.npz") as arrays:
+        assert arrays["train_titles"].shape[1] == 9
+    assert {name: (out / name).read_text() for name in before} == before
+    # Other data would give other vocabularies, which the checkpoint was not trained on.
+    other = write_jsonl_gz(tmp_path / "other.jsonl.gz", make_rows(count=300, repositories=12, seed=5))
+    argv[2] = str(other)
+    assert main([*argv, "--resume", "--epochs", "3", "--title-length", "12"]) == 2
+    assert "resume with the run's own --data and --extra-data" in capsys.readouterr().err
