@@ -143,8 +143,8 @@ def model_identity() -> str:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
 def load_summarizer(directory: str, identity: str) -> Summarizer:
-    """Load the model once per process (loading titles one issue, which traces the graphs, so the
-    first title is as fast as the rest).
+    """Load the model once per process. Loading titles one issue, which traces the graphs, so the
+    first title a visitor asks for is as fast as the rest.
 
     `identity` changes when the weights are retrained in place, so the new ones are loaded.
     """
