@@ -41,7 +41,7 @@ from issue_summarizer.length_report import histograms_from_texts
 from issue_summarizer.length_stats import LengthHistogram
 from issue_summarizer.model_card import ModelCard, read_model_card
 from issue_summarizer.similarity import SimilarityMap, build_file_map, build_map, cluster_labels
-from issue_summarizer.summarizer import MODEL_FILE, ModelDirectoryError, Summarizer
+from issue_summarizer.summarizer import MODEL_FILE, SELF_CHECK_TEXT, ModelDirectoryError, Summarizer
 from issue_summarizer.text_display import escape_markdown
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ DATA_PATH_KEY = "data_path"
 TRAIN_COMMAND = (
     "python -m issue_summarizer train --data ../shared/data/github_issues.jsonl.gz --out model --config attention"
 )
-WARM_UP_TEXT = "The parser crashes with a segmentation fault when the input file is empty."
 
 
 @contextmanager
@@ -409,7 +408,7 @@ def similarity_map(identity: str, _frame: pd.DataFrame, _embeddings: np.ndarray)
 def file_map(identity: str, path: str) -> SimilarityMap:
     """The map and neighbour index of an embeddings file written by `embed`, built once per file and model."""
     frame, vectors = read_vectors(path)
-    dimensions = current_summarizer().embed([WARM_UP_TEXT]).shape[1]
+    dimensions = current_summarizer().embed([SELF_CHECK_TEXT]).shape[1]
     if vectors.ndim != 2 or vectors.shape[1] != dimensions:
         raise DataLoadError(
             f"{path}: its vectors have {vectors.shape[-1] if vectors.ndim == 2 else 0} dimensions and this model's "

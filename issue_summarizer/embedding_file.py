@@ -69,8 +69,9 @@ class VectorWriter:
         sys.stdout.flush()
 
 
-def usable_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Which rows of a loaded table have a body the model can read (text, not empty or binary)."""
+def embeddable_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of a table loaded with `drop_bad_rows=False` can be embedded: no problem in any text
+    column, and a body the model reads (not binary). Unlike `data_sources.usable_rows`, a mask in row order."""
     pairs = zip(frame["problem"], frame["body"], strict=True)
     return np.array([problem == "" and is_summarizable(body) for problem, body in pairs], dtype=bool)
 
@@ -116,7 +117,7 @@ def embed_file(args) -> None:
                 loaded = issues_from_table(
                     raw, args.input, args.preset, mapping, require_title=False, drop_bad_rows=False, first_row=row + 1
                 )
-                usable = usable_rows(loaded.frame)
+                usable = embeddable_rows(loaded.frame)
                 frame = loaded.frame[usable]
                 if len(frame):
                     writer.write(np.flatnonzero(usable) + row, frame, summarizer.embed(frame["body"].tolist()))

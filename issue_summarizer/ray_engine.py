@@ -24,7 +24,7 @@ import pandas as pd
 
 from issue_summarizer.batch import EXTRA_COLUMNS, ChunkWriter, summarize_frame
 from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping
-from issue_summarizer.embedding_file import usable_rows
+from issue_summarizer.embedding_file import embeddable_rows
 from issue_summarizer.summarizer import REQUIRED_FILES, Summarizer
 
 # Rows per actor call: large enough that Ray's per-task overhead (milliseconds) is small next
@@ -68,7 +68,7 @@ class ModelActor:
             result = summarize_frame(self.summarizer, loaded.frame, self.beam_width, self.batch_size)
             kept = [column for column in result.columns if column in loaded.source_columns or column in EXTRA_COLUMNS]
             return result[kept]
-        usable = usable_rows(loaded.frame)
+        usable = embeddable_rows(loaded.frame)
         vectors = np.zeros((len(batch), self.summarizer.config.hidden_dim), dtype=np.float32)
         if usable.any():
             vectors[usable] = self.summarizer.embed(loaded.frame.loc[usable, "body"].tolist())

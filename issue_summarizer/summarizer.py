@@ -90,7 +90,8 @@ def _load_keras_model(path: Path):
         raise ModelDirectoryError(f"{path}: cannot load the model ({type(error).__name__}: {error})") from None
 
 
-_SELF_CHECK_TEXT = "The parser crashes with a segmentation fault when the input file is empty."
+# Titled when a model loads; any caller that needs one real issue text can use it too.
+SELF_CHECK_TEXT = "The parser crashes with a segmentation fault when the input file is empty."
 
 
 def _first_line(error: Exception, limit: int = 300) -> str:
@@ -176,7 +177,7 @@ class Summarizer:
             # One title through every graph: weights that load but do not fit the configuration
             # (another width, another padding side) fail here, with the directory named, rather
             # than on a visitor's first click.
-            summarizer.summarize([_SELF_CHECK_TEXT])
+            summarizer.summarize([SELF_CHECK_TEXT])
         except ModelDirectoryError:
             raise
         except Exception as error:  # Keras and TensorFlow raise many types for a mismatched model.
