@@ -137,7 +137,8 @@ def one_issue_form() -> None:
             beam_width = st.slider(
                 "Beam width",
                 2,
-                10,
+                # `tune` may choose a width or a penalty beyond the usual range; the slider keeps it reachable.
+                max(10, config.beam_width),
                 config.beam_width if tuned_beam else 5,
                 disabled=not beam,
                 help="How many partial titles are kept at each step.",
@@ -168,7 +169,7 @@ def one_issue_form() -> None:
             length_penalty = st.slider(
                 "Length penalty",
                 0.0,
-                2.0,
+                max(2.0, float(config.length_penalty)),
                 float(config.length_penalty),
                 0.1,
                 disabled=not beam,

@@ -19,9 +19,8 @@ import numpy as np
 
 from issue_summarizer.config import SummarizerConfig
 from issue_summarizer.prepare import ARRAYS_FILE
-from issue_summarizer.training import CHECKPOINT_DIRECTORY, split_inputs, training_dataset
+from issue_summarizer.training import AVERAGING_FILE, CHECKPOINT_DIRECTORY, split_inputs, training_dataset
 
-AVERAGING_FILE = "averaging.json"
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.keras$")
 
 

@@ -141,6 +141,11 @@ class SummarizerConfig:
                 raise ValueError(f"{name} is too small: {getattr(self, name)}")
         if self.title_length < 3:
             raise ValueError("title_length must leave room for the start and end markers (at least 3)")
+        if self.beam_width < 1:
+            raise ValueError(f"beam_width must be at least 1 (1 is greedy decoding), got {self.beam_width}")
+        for name in ("length_penalty", "no_repeat_ngram_size", "min_title_length"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
     @property
     def copies_from_body(self) -> bool:

@@ -155,6 +155,9 @@ class Deployment:
             return text
         forms = {str(Path(path).expanduser()) for path in paths}
         forms |= {str(Path(path).expanduser().resolve()) for path in paths}
+        # A root directory (a container's HOME=/, say) has no name: replacing it would delete every
+        # slash and hide the absolute paths from the rule below.
+        forms = {form for form in forms if Path(form).name}
         # Longest first, so that a directory's name does not replace part of a longer path inside it.
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, Path(form).name)

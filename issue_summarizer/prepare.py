@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
 from issue_summarizer.data_loading import LoadedData
 from issue_summarizer.encoding import encode_bodies, encode_for_copying, encode_titles
 from issue_summarizer.length_stats import DEFAULT_COVERAGE, LengthHistogram, save_length_stats
@@ -34,6 +34,15 @@ TITLE_VOCABULARY_FILE = "title_vocabulary.json"
 LENGTH_STATS_FILE = "length_stats.json"
 SPLIT_FILE = "split.json"
 PROVENANCE_FILE = "provenance.json"
+# What `save_prepared` writes besides the arrays: the files that describe a model directory's data.
+DESCRIPTION_FILES = (
+    BODY_VOCABULARY_FILE,
+    TITLE_VOCABULARY_FILE,
+    LENGTH_STATS_FILE,
+    SPLIT_FILE,
+    PROVENANCE_FILE,
+    CONFIG_FILE,
+)
 
 
 @dataclass

@@ -175,8 +175,9 @@ class Summarizer:
         try:
             summarizer = cls(model, config, body_vocabulary, title_vocabulary, directory)
             # One title through every graph: weights that load but do not fit the configuration
-            # (another width, another padding side) fail here, with the directory named, rather
-            # than on a visitor's first click.
+            # (another width, an unknown setting) fail here, with the directory named, rather than
+            # on a visitor's first click. Settings that still compute, such as swapped padding
+            # sides, cannot be told from the weights; they only make worse titles.
             summarizer.summarize([SELF_CHECK_TEXT])
         except ModelDirectoryError:
             raise

@@ -22,18 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
-from issue_summarizer.config import SummarizerConfig, named_configuration
+from issue_summarizer.config import CONFIG_FILE, SummarizerConfig, named_configuration
 from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.padding import bucket_lengths, cut_padding
 from issue_summarizer.prepare import (
     ARRAYS_FILE,
     BODY_VOCABULARY_FILE,
+    DESCRIPTION_FILES,
+    SPLIT_FILE,
     TITLE_VOCABULARY_FILE,
     prepare,
     save_prepared,
     summary_lines,
 )
+from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.vocabulary import Vocabulary
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,6 +47,8 @@ CHECKPOINT_STATE = "state.json"
 EPOCH_CHECKPOINT = "epoch-{epoch:02d}.keras"
 HISTORY_FILE = "history.json"
 TRAINING_FILE = "training.json"
+# Which checkpoints `average` put into model.keras; a new `train` replaces those weights, so it removes it.
+AVERAGING_FILE = "averaging.json"
 
 
 def teacher_forcing(
@@ -264,6 +269,10 @@ def train_model(
     directory = Path(directory)
     checkpoints = directory / CHECKPOINT_DIRECTORY
     checkpoints.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        # A new run must not leave an earlier run's epochs behind for `average` to mix in.
+        for stale in checkpoints.glob(EPOCH_CHECKPOINT.replace("{epoch:02d}", "*")):
+            stale.unlink()
     keras.utils.set_random_seed(config.seed)
     initial_epoch, history = 0, {}
     state_file = checkpoints / CHECKPOINT_STATE
@@ -324,17 +333,25 @@ def _config_from_args(args) -> SummarizerConfig:
 
 
 def _prepare_again(loaded: LoadedData, args, config: SummarizerConfig, directory: Path) -> dict[str, np.ndarray]:
-    """A resumed run's arrays prepared again under `config`, whose title length differs.
+    """A resumed run's data prepared again under `config`, whose title length differs.
 
     The recurrent decoder reads titles of any length, so a run can go on to learn from titles
-    it used to cut. Its embeddings and output layer belong to its vocabularies, so the same rows
-    must give the same split and vocabularies; other data is refused.
+    it used to cut. Its embeddings and output layer belong to its vocabularies, so the same data
+    must give the same split and vocabularies; other data is refused. (The rows kept may differ
+    a little: a title whose first words are all rare is kept once its later words are read.)
+    The new files go to the checkpoint directory, and reach the model directory only when
+    training has finished (`_promote_run_files`), so an interrupted run leaves the model
+    directory describing the model it holds.
     """
-    arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
+    if config.architecture == "transformer":
+        raise ValueError(
+            f"{directory}: a Transformer's title positions are learned up to its title length, "
+            "so its run cannot go on with another --title-length; start a new run instead"
+        )
+    checkpoints = directory / CHECKPOINT_DIRECTORY
     extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
     prepared = prepare(loaded, config, workers=args.workers, extra=extra)
-    with np.load(arrays_path) as previous:
-        same_rows = np.array_equal(previous["train_rows"], prepared.arrays["train_rows"])
+    same_split = RepositorySplit.load(directory / SPLIT_FILE) == prepared.split
     same_vocabularies = all(
         Vocabulary.load(directory / name).tokens == vocabulary.tokens
         for name, vocabulary in (
@@ -342,15 +359,23 @@ def _prepare_again(loaded: LoadedData, args, config: SummarizerConfig, directory
             (TITLE_VOCABULARY_FILE, prepared.title_vocabulary),
         )
     )
-    if not (same_rows and same_vocabularies):
+    if not (same_split and same_vocabularies):
         raise ValueError(
-            f"{directory}: this data gives other training rows or vocabularies than the run's; "
+            f"{directory}: this data gives another split or other vocabularies than the run's; "
             "resume with the run's own --data and --extra-data"
         )
-    save_prepared(prepared, directory, include_arrays=False)
-    np.savez_compressed(arrays_path, **prepared.arrays)
+    save_prepared(prepared, checkpoints, include_arrays=False)
+    np.savez_compressed(checkpoints / ARRAYS_FILE, **prepared.arrays)
     print(f"prepared the run's arrays again with titles of {config.title_length} tokens")
     return prepared.arrays
+
+
+def _promote_run_files(directory: Path) -> None:
+    """Move a finished resumed run's new description files from its checkpoints into the directory."""
+    for name in DESCRIPTION_FILES:
+        pending = directory / CHECKPOINT_DIRECTORY / name
+        if pending.is_file():
+            os.replace(pending, directory / name)
 
 
 def train_command(args) -> LoadedData | None:
@@ -375,7 +400,9 @@ def train_command(args) -> LoadedData | None:
     arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     if args.resume and arrays_path.is_file():
-        config = SummarizerConfig.load(directory)
+        # The run's own configuration: the checkpoint's while a resumed run is under way.
+        run_configuration = directory / CHECKPOINT_DIRECTORY
+        config = SummarizerConfig.load(run_configuration if (run_configuration / CONFIG_FILE).is_file() else directory)
         # A run can be stretched, or ended at the epochs already done to ship the last checkpoint,
         # and its last epochs can run at a lower learning rate, with label smoothing or on longer titles.
         overrides = {"epochs": args.epochs, "label_smoothing": args.label_smoothing, "title_length": args.title_length}
@@ -388,7 +415,8 @@ def train_command(args) -> LoadedData | None:
             arrays = dict(np.load(arrays_path))
             print(f"reusing prepared arrays from {arrays_path}")
         if overrides:
-            config.save(directory)
+            # The directory's own config.json describes its model.keras until training has finished.
+            config.save(run_configuration)
     else:
         config = scaled_config(_config_from_args(args), workers)
         extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
@@ -413,6 +441,10 @@ def train_command(args) -> LoadedData | None:
         print(f"worker {cluster.index}: trained {result.epochs_run} epochs; the chief writes the model")
         return None
     save_for_inference(model, config, directory / "model.keras")
+    _promote_run_files(directory)
+    config.save(directory)
+    # model.keras now holds this run's last weights, not an average `average` recorded.
+    (directory / AVERAGING_FILE).unlink(missing_ok=True)
     (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
     training = {
         "configuration": config.name,

@@ -149,6 +149,24 @@ def test_summarize_round_trip(monkeypatch, bare_model):
     assert "empty" in texts(app.error)
 
 
+def test_summarize_offers_tuned_settings_beyond_the_usual_slider_ranges(monkeypatch, bare_model, tmp_path):
+    # `tune` may pick a beam of 12 or a length penalty of 2.5; the form must still open with them.
+    directory = tmp_path / "model"
+    shutil.copytree(bare_model, directory)
+    config = json.loads((directory / "config.json").read_text())
+    config.update(beam_width=12, length_penalty=2.5)
+    (directory / "config.json").write_text(json.dumps(config))
+    app = start_app(monkeypatch, directory, "")
+    app.switch_page("app_pages/summarize.py").run()
+    assert_clean(app, "tuned settings beyond the slider ranges")
+    sliders = {slider.label: slider.value for slider in app.slider}
+    assert sliders["Beam width"] == 12 and sliders["Length penalty"] == 2.5
+    app.text_area(key="issue_body").set_value("The installer fails on Windows with an access error.").run()
+    app.button(key="generate").click().run()
+    assert_clean(app, "a title with tuned settings beyond the slider ranges")
+    assert app.subheader and app.subheader[0].value.strip()
+
+
 def test_summarize_draws_the_attention_heatmap_for_an_attention_model(monkeypatch, trained_copy_model):
     app = start_app(monkeypatch, trained_copy_model, "")
     app.switch_page("app_pages/summarize.py").run()

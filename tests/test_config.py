@@ -51,7 +51,16 @@ def test_titles_are_cleaned_as_literal_text():
 
 @pytest.mark.parametrize(
     "content",
-    ["{", '{"unknown_field": 1}', '{"architecture": "lstm"}', '{"title_length": 2}', '{"body_padding": "middle"}'],
+    [
+        "{",
+        '{"unknown_field": 1}',
+        '{"architecture": "lstm"}',
+        '{"title_length": 2}',
+        '{"body_padding": "middle"}',
+        '{"beam_width": 0}',
+        '{"length_penalty": -1}',
+        '{"min_title_length": -2}',
+    ],
 )
 def test_bad_configurations_are_refused(tmp_path, content):
     (tmp_path / "config.json").write_text(content)

@@ -107,6 +107,12 @@ def test_shared_mode_shows_no_server_paths(served, tmp_path):
     assert redacted == f"model: not a complete model directory; missing model/model.keras (also in {tmp_path.name})"
 
 
+def test_a_root_home_directory_does_not_stop_the_redaction(served):
+    # Containers often run with HOME=/; the root has no name to shorten to, so it is left alone.
+    message = "/srv/secret/upload-1234.csv: not a table"
+    assert served.redact(message, [Path("/")]) == "upload-1234.csv: not a table"
+
+
 def test_the_cache_defaults_to_the_platforms_user_cache_directory():
     assert default_cache_directory({"HOME": "/home/a"}, "linux") == Path("/home/a/.cache/issue-summarizer")
     assert default_cache_directory({"HOME": "/h", "XDG_CACHE_HOME": "/c"}, "linux") == Path("/c/issue-summarizer")

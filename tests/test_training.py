@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from issue_summarizer.config import CONFIGURATIONS
+from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
 from issue_summarizer.training import teacher_forcing, train_model
 
 pytestmark = pytest.mark.slow
@@ -228,6 +228,60 @@ def test_a_resumed_run_can_go_on_with_longer_titles_from_the_same_data(tmp_path,
     assert {name: (out / name).read_text() for name in before} == before
     # Other data would give other vocabularies, which the checkpoint was not trained on.
     other = write_jsonl_gz(tmp_path / "other.jsonl.gz", make_rows(count=300, repositories=12, seed=5))
-    argv[2] = str(other)
-    assert main([*argv, "--resume", "--epochs", "3", "--title-length", "12"]) == 2
+    assert main([*argv[:2], str(other), *argv[3:], "--resume", "--epochs", "3", "--title-length", "12"]) == 2
     assert "resume with the run's own --data and --extra-data" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_on_longer_titles_leaves_the_model_directory_as_it_was(tmp_path, monkeypatch):
+    from issue_summarizer import training
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows(count=300, repositories=12))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny-attention", "--workers", "1"]
+    assert main([*argv, "--epochs", "2", "--title-length", "5"]) == 0
+    assert main(["average", "--model", str(out), "--last", "2", "--force"]) == 0
+    shipped = {name: (out / name).read_bytes() for name in ("config.json", "model.keras", "averaging.json")}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_model", interrupted)
+    assert main([*argv, "--resume", "--epochs", "3", "--title-length", "9"]) == 130
+    # The directory still describes the model it holds; the run's new settings wait in its checkpoints.
+    assert {name: (out / name).read_bytes() for name in shipped} == shipped
+    assert SummarizerConfig.load(out / "checkpoints").title_length == 9
+    monkeypatch.undo()
+    # Resuming without the flag goes on with the run's own settings, and the finished run's
+    # model.keras holds its last weights, so the averaging record goes.
+    assert main([*argv, "--resume", "--epochs", "3"]) == 0
+    assert SummarizerConfig.load(out).title_length == 9
+    assert len(json.loads((out / "history.json").read_text())["loss"]) == 3
+    assert not (out / "checkpoints" / "config.json").exists()
+    assert not (out / "averaging.json").exists()
+
+
+def test_a_transformer_run_cannot_change_its_title_length(tmp_path, capsys):
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows(count=200, repositories=10))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny-transformer", "--workers", "1"]
+    assert main([*argv, "--epochs", "1", "--title-length", "5"]) == 0
+    assert main([*argv, "--resume", "--epochs", "2", "--title-length", "9"]) == 2
+    assert "cannot go on with another --title-length" in capsys.readouterr().err
+    assert SummarizerConfig.load(out).title_length == 5
+
+
+def test_a_new_run_removes_an_earlier_runs_epoch_checkpoints(tmp_path):
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows(count=200, repositories=10))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny-attention", "--workers", "1"]
+    assert main([*argv, "--epochs", "3", "--patience", "3"]) == 0
+    assert main([*argv, "--epochs", "1"]) == 0
+    assert sorted(path.name for path in (out / "checkpoints").glob("epoch-*.keras")) == ["epoch-01.keras"]
