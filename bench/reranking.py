@@ -10,8 +10,8 @@ the model's shipped decoding (its tuned beam width, best title first), each with
 bootstrap interval:
 
 - the oracle: the best of the 8 titles for each issue (an upper bound no chooser can pass);
-- consensus (minimum Bayes risk): the title with the highest mean ROUGE-L against the other
-  titles of its beam, weighted equally or by the model's probability;
+- consensus (minimum Bayes risk): the title with the highest mean ROUGE-L against all the
+  titles of its beam (itself included), weighted equally or by the model's probability;
 - a reranker: the model's score plus weighted features (overlap with the body's first 12
   tokens, the share of title words found in the body, consensus, length), with weights chosen
   by grid search on half of the validation repositories and scored on the other half, then the
@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.evaluation import rouge_rows, select_rows  # noqa: E402
+from issue_summarizer.decoding_search import row_scores  # noqa: E402
+from issue_summarizer.evaluation import select_rows  # noqa: E402
 from issue_summarizer.input_checks import check_body, is_summarizable  # noqa: E402
 from issue_summarizer.significance import paired_bootstrap  # noqa: E402
 from issue_summarizer.splitting import RepositorySplit  # noqa: E402
@@ -94,8 +95,7 @@ def main() -> None:
     references = [" ".join(tokens) for tokens in clean_and_tokenize(frame["title"].tolist(), cleaning)]
 
     def scores_of(titles: list[str]) -> np.ndarray:
-        cleaned = [" ".join(tokens) for tokens in clean_and_tokenize(titles, cleaning)]
-        return rouge_rows(cleaned, references)["rougeL"].to_numpy()
+        return row_scores(summarizer, titles, references)
 
     started = time.perf_counter()
     shipped = [alternatives[0].text for alternatives in summarizer.generate_titles(bodies)]
@@ -109,13 +109,16 @@ def main() -> None:
     baseline = scores_of(shipped)
 
     body_tokens = summarizer.tokenize([check_body(body).text for body in bodies])
+    penalty = summarizer.config.length_penalty
     features = {name: np.zeros((len(beams), BEAM_WIDTH)) for name in ("score", *FEATURE_WEIGHTS)}
     uniform_consensus = np.zeros((len(beams), BEAM_WIDTH))
     for row, beam in enumerate(beams):
         tokens = [[token.lower() for token in title.tokens] for title in beam]
         body = [token.lower() for token in body_tokens[row]]
         known = set(body)
-        log_probabilities = np.array([title.score * (len(title.tokens) + int(title.finished)) for title in beam])
+        # A title's score is its log-probability over length ** length_penalty, its <end> counted.
+        lengths = np.array([len(title.tokens) + int(title.finished) for title in beam])
+        log_probabilities = np.array([title.score for title in beam]) * np.maximum(lengths, 1) ** penalty
         probabilities = np.exp(log_probabilities - log_probabilities.max())
         uniform_consensus[row] = consensus(tokens, np.full(BEAM_WIDTH, 1 / BEAM_WIDTH))
         features["consensus"][row] = consensus(tokens, probabilities / probabilities.sum())
@@ -160,8 +163,10 @@ def main() -> None:
     print("| choice | ROUGE-L | gain over shipped (95% paired bootstrap interval) |")
     print("|---|---:|---|")
     for name, scores in arms:
-        gain = paired_bootstrap(scores, baseline, seed=seed)
-        interval = "–" if scores is baseline else f"{gain.mean:+.4f} [{gain.low:+.4f}, {gain.high:+.4f}]"
+        interval = "–"
+        if scores is not baseline:
+            gain = paired_bootstrap(scores, baseline, seed=seed)
+            interval = f"{gain.mean:+.4f} [{gain.low:+.4f}, {gain.high:+.4f}]"
         print(f"| {name} | {scores.mean():.4f} | {interval} |")
     ranks = " / ".join(f"{value:.4f}" for value in candidate_scores.mean(axis=0))
     print(f"\nmean ROUGE-L of the beam's titles by rank, best score first: {ranks}")
