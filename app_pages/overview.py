@@ -7,6 +7,7 @@ from issue_summarizer.charts import training_curves_chart
 from issue_summarizer.model_card import (
     QUALITY_COLUMNS,
     configuration_table,
+    data_summary,
     decoding_description,
     history_frame,
     layer_table,
@@ -153,9 +154,8 @@ with app_state.friendly_errors("reading the model directory"):
         st.subheader("Data", anchor=False)
         if provenance:
             st.markdown(
-                f"Source `{app_state.show_path(provenance.get('source', 'unknown'))}`: "
-                f"{provenance.get('rows_read', 0):,} issues read. "
-                "The split is **by repository**, so test figures describe projects the model never saw."
+                data_summary(provenance)
+                + " The split is **by repository**, so test figures describe projects the model never saw."
             )
             st.dataframe(
                 split_table(provenance),

@@ -53,7 +53,16 @@ def command_train(args) -> None:
         evaluate_model_directory(args.out, loaded, "test")
 
 
+def _refuse_remote_input_locally(args) -> None:
+    """Say which engine reads object storage, rather than report "no such file" for an s3:// input."""
+    if args.engine == "local" and "://" in args.input:
+        from issue_summarizer.data_loading import DataLoadError
+
+        raise DataLoadError(f"{args.input}: the local engine reads local files only; use --engine ray for a URL")
+
+
 def command_summarize(args) -> None:
+    _refuse_remote_input_locally(args)
     if args.engine == "ray":
         from issue_summarizer.ray_engine import summarize_with_ray
 
@@ -65,6 +74,7 @@ def command_summarize(args) -> None:
 
 
 def command_embed(args) -> None:
+    _refuse_remote_input_locally(args)
     if args.engine == "ray":
         from issue_summarizer.ray_engine import embed_with_ray
 
@@ -107,8 +117,15 @@ def command_tune(args) -> None:
     tune_command(args)
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser, flag: str) -> None:
-    parser.add_argument(flag, required=True, type=Path, help="CSV, JSONL(.gz) or parquet file")
+def _add_data_arguments(parser: argparse.ArgumentParser, flag: str, remote: bool = False) -> None:
+    # Path() would fold "s3://bucket/x" into "s3:/bucket/x", so inputs that Ray may read from
+    # object storage stay strings.
+    parser.add_argument(
+        flag,
+        required=True,
+        type=str if remote else Path,
+        help="CSV, JSONL(.gz) or parquet file" + (" (with --engine ray also s3:// or gs://)" if remote else ""),
+    )
     parser.add_argument("--preset", choices=["kaggle", "news", "corpus"], help="column names of a known format")
     parser.add_argument("--columns", help="column mapping, e.g. title=issue_title,body=body,repo=repo")
     parser.add_argument("--limit", type=int, help="read only the first N rows")
@@ -184,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     summarize = commands.add_parser("summarize", help="write a predicted title for every row of a file")
     summarize.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
-    _add_data_arguments(summarize, "--input")
-    summarize.add_argument("--output", required=True, type=Path, help="CSV or JSONL(.gz) file to write")
+    _add_data_arguments(summarize, "--input", remote=True)
+    summarize.add_argument("--output", required=True, type=Path, help="CSV, JSONL(.gz) or parquet file to write")
     summarize.add_argument("--beam-width", type=int, help="1 for greedy decoding (default: the model's tuned width)")
     summarize.add_argument("--batch-size", type=int, default=256)
     # 2,000 rows keep a run under 2 GiB (bench/streaming.py); 10,000 peaked at 2.16 GiB.
@@ -196,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     embed = commands.add_parser("embed", help="write the encoder's vector of every row of a file to parquet")
     embed.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
-    _add_data_arguments(embed, "--input")
+    _add_data_arguments(embed, "--input", remote=True)
     embed.add_argument("--output", required=True, type=Path, help="parquet file to write")
     embed.add_argument("--chunk-rows", type=int, default=10_000, help="rows read and embedded at a time")
     _add_engine_arguments(embed)

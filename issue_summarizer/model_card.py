@@ -206,6 +206,36 @@ def history_frame(history: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "series", "loss"])
 
 
+def data_summary(provenance: dict) -> str:
+    """A sentence that makes the split table add up: the files read, their rows, and the rows left out.
+
+    Files are named without their directories, which says what the data was without showing a
+    server's layout to the visitors of a shared demo.
+    """
+    main_rows = provenance.get("rows_read", 0)
+    text = f"`{Path(str(provenance.get('source', 'unknown'))).name}`: {main_rows:,} issues read"
+    extra = provenance.get("extra_training_data") or {}
+    sources = [Path(str(source)).name for source in extra.get("sources") or []]
+    if sources:
+        names = ", ".join(f"`{name}`" for name in sources)
+        text += f", and {extra.get('rows_read', 0):,} training rows from {len(sources)} more {'file' if len(sources) == 1 else 'files'} ({names})"
+    text += "."
+    left_out = provenance.get("rows_left_out_by_repository_caps", 0)
+    dropped = sum((provenance.get("rows_dropped_on_load") or {}).values()) + sum(
+        (provenance.get("rows_dropped_in_pipeline") or {}).values()
+    )
+    if left_out or dropped:
+        parts = []
+        if left_out:
+            parts.append(f"{left_out:,} by the cap on rows per repository")
+        if dropped:
+            parts.append(f"{dropped:,} as unusable (empty text, or a title with no known word)")
+        text += " Left out: " + " and ".join(parts) + "."
+    if sources:
+        text += " Validation and test rows come from the first file only."
+    return text
+
+
 def split_table(provenance: dict) -> pd.DataFrame:
     """Rows and repositories in each split, from `provenance.json`."""
     split = provenance.get("split") or {}

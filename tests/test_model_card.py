@@ -6,6 +6,7 @@ import pytest
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
 from issue_summarizer.model_card import (
     configuration_table,
+    data_summary,
     history_frame,
     layer_table,
     metrics_table,
@@ -174,3 +175,22 @@ def test_configuration_table_names_the_architecture_and_tuned_decoding():
     values = configuration_table(config).set_index("setting")["value"]
     assert values["architecture"] == "attention" and values["beam_width"] == "4"
     assert values["length_penalty"] == "1.4"
+
+
+def test_the_data_summary_makes_the_split_add_up_and_names_files_without_directories():
+    provenance = {
+        "source": "/srv/private/data/github_issues.jsonl.gz",
+        "rows_read": 1_000,
+        "rows_left_out_by_repository_caps": 300,
+        "rows_dropped_in_pipeline": {"train: title has no known word": 4, "validation: title has no known word": 1},
+        "extra_training_data": {"sources": ["/srv/private/data/pull_requests.jsonl.gz"], "rows_read": 500},
+        "split": {"train": {"rows": 1_000}, "validation": {"rows": 95}, "test": {"rows": 100}},
+    }
+    text = data_summary(provenance)
+    assert "/srv" not in text
+    assert "`github_issues.jsonl.gz`: 1,000 issues read" in text
+    assert "500 training rows from 1 more file (`pull_requests.jsonl.gz`)" in text
+    assert "300 by the cap on rows per repository and 5 as unusable" in text
+    # What was read, less what was left out, is what the split table shows.
+    assert 1_000 + 500 - 300 - 5 == sum(split["rows"] for split in provenance["split"].values())
+    assert data_summary({"source": "issues.csv", "rows_read": 7}) == "`issues.csv`: 7 issues read."

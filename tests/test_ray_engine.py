@@ -73,3 +73,13 @@ def test_ray_engine_refuses_resume_and_a_wrong_file_with_one_line(
     pd.DataFrame({"text": ["a"], "other": ["b"]}).to_csv(wrong, index=False)
     assert main([*argv, "--input", str(wrong)]) == 2
     assert "missing body" in capsys.readouterr().err
+
+
+def test_an_object_storage_input_reaches_ray_intact_and_the_local_engine_refuses_it(capsys):
+    from issue_summarizer.__main__ import build_parser
+
+    # Path() would turn "s3://bucket/x" into "s3:/bucket/x", which Ray cannot read.
+    argv = ["embed", "--input", "s3://bucket/issues.parquet", "--output", "vectors.parquet"]
+    assert build_parser().parse_args([*argv, "--engine", "ray"]).input == "s3://bucket/issues.parquet"
+    assert main(argv) == 2
+    assert "use --engine ray for a URL" in capsys.readouterr().err
