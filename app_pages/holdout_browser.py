@@ -4,15 +4,16 @@ import numpy as np
 import streamlit as st
 
 from issue_summarizer import app_state, data_sources
-from issue_summarizer.evaluation import evaluate_frame
+from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS, evaluate_frame
 from issue_summarizer.holdout import (
     SORT_ORDERS,
-    evaluation_rows,
+    body_is_cut,
     filter_predictions,
     prepare_predictions,
     repository_choices,
     sort_predictions,
     summary_metrics,
+    upload_evaluation_rows,
 )
 from issue_summarizer.model_card import decoding_description
 from issue_summarizer.text_display import escape_markdown
@@ -78,7 +79,7 @@ def from_upload() -> app_state.HoldoutIssues | None:
         st.caption(escape_markdown(problem))
     key = f"holdout_upload:{identity}"
     if key not in st.session_state:
-        rows = evaluation_rows(data_sources.usable_rows(loaded.frame), UPLOAD_ROWS)
+        rows = upload_evaluation_rows(loaded, UPLOAD_ROWS)
         if len(loaded.frame) > UPLOAD_ROWS:
             st.warning(f"The file has {len(loaded.frame):,} rows; the first {UPLOAD_ROWS:,} usable ones are evaluated.")
         st.session_state[key] = evaluate(rows, f"upload `{uploaded.name}`", identity)
@@ -125,6 +126,11 @@ def show_detail(row) -> None:
         st.markdown("###### Body")
         with st.container(height=280):
             st.text(row["body"])
+        if body_is_cut(row["body"]):
+            st.caption(
+                f"The body is cut at {PREDICTIONS_BODY_CHARS:,} characters in the predictions, which keep "
+                "only the start of each body."
+            )
 
 
 st.title("Holdout browser")

@@ -6,7 +6,7 @@ import streamlit as st
 from issue_summarizer import app_state, data_sources
 from issue_summarizer.charts import points_outside_view, similarity_map_chart
 from issue_summarizer.input_checks import InputError, check_body
-from issue_summarizer.similarity import MAP_ROWS, cluster_names, repository_groups, sample_rows
+from issue_summarizer.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups, sample_rows
 from issue_summarizer.text_display import escape_markdown
 
 NEIGHBOURS = 10
@@ -58,6 +58,7 @@ with app_state.friendly_errors("preparing the issues to map"):
                 app_state.explain_missing_data("The map")
                 st.stop()
             frame, identity, label = issues.frame, issues.identity, issues.label
+            source_name = None
         else:
             uploaded = st.file_uploader(
                 "Issues file (CSV, JSONL or parquet with a `body` column)",
@@ -69,9 +70,12 @@ with app_state.friendly_errors("preparing the issues to map"):
                 st.stop()
             loaded, identity = app_state.read_uploaded_file(uploaded, require_title=False)
             frame, label = loaded.frame, f"upload `{uploaded.name}`"
+            source_name = uploaded.name
             if "title" not in frame.columns:
                 frame = frame.assign(title="")
         sample = sample_rows(data_sources.usable_rows(frame[["repo", "title", "body"]]))
+        # Refused before the bodies are embedded, which would take a while for nothing.
+        check_map_size(len(sample), source_name)
         identity = f"{app_state.model_identity()}|{identity}:{len(sample)}"
 
         with st.status(f"Mapping {len(sample):,} issues from {label}…", expanded=True) as status:

@@ -29,6 +29,19 @@ FETCH_ERROR_KEY = "fetch_error"
 GENERATE_NOW_KEY = "generate_now"
 RESULT_KEY = "summary_result"
 GENERATION_KEY = "generation"
+DECODING_KEY = "decoding"
+SEARCHES = ["Greedy", "Beam search"]
+BEAM_KEY = "beam_width"
+ALTERNATIVES_KEY = "alternatives"
+MAX_WORDS_KEY = "max_words"
+MIN_WORDS_KEY = "min_words"
+NO_REPEAT_KEY = "no_repeat"
+PENALTY_KEY = "length_penalty"
+ATTENTION_KEY = "show_attention"
+BATCH_BEAM_KEY = "batch_beam"
+# Streamlit deletes a widget's value at the end of every run that does not draw it, which is every run on
+# another page. A copy under this prefix, which no widget owns, brings the form back as the visitor left it.
+KEPT_PREFIX = "kept:"
 BATCH_ROWS = 5000  # An upload is cut to this many rows, so one visitor cannot hold the model for long.
 RESTORATION_NOTE = (
     "The title shown is restored from the model's tokens: a word the body holds is written as the body "
@@ -40,8 +53,47 @@ URL_ROWS = 100  # Issues fetched from GitHub per file: without a token GitHub al
 PREVIEW_ROWS = 200
 
 
+def restore(key: str, default: object = None) -> None:
+    """Before a widget is drawn, give it back the value kept when the visitor left the page, else `default`."""
+    if key not in st.session_state:
+        value = st.session_state.get(KEPT_PREFIX + key, default)
+        if value is not None:
+            st.session_state[key] = value
+
+
+def keep(*keys: str) -> None:
+    """Copy widgets' values to keys that no widget owns, so that leaving the page does not delete them."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[KEPT_PREFIX + key] = st.session_state[key]
+
+
+def kept_slider(label: str, low: float, high: float, default: float, key: str, **options) -> float:
+    """A slider whose value survives leaving the page and a change of its bounds by another control.
+
+    Streamlit takes a slider with new bounds for a new widget and would start it over at its default, so the
+    value is clamped into the bounds and set again before every draw.
+    """
+    restore(key, default)
+    st.session_state[key] = min(max(st.session_state[key], low), high)
+    value = st.slider(label, low, high, key=key, **options)
+    keep(key)
+    return value
+
+
+def widest_beam(tuned: int) -> int:
+    """The widest beam the sliders offer: `tune` may choose a width beyond the usual range, which stays reachable."""
+    return max(10, tuned)
+
+
+def clear_fetch_error() -> None:
+    """Forget a failed fetch once the visitor moves on (a new URL, an example, a title from the text)."""
+    st.session_state.pop(FETCH_ERROR_KEY, None)
+
+
 def use_example() -> None:
     """Fill the text area with the chosen example (a callback, so it runs before the text area is drawn)."""
+    clear_fetch_error()
     choice = st.session_state.get(EXAMPLE_KEY)
     if choice in EXAMPLE_ISSUES:
         st.session_state[BODY_KEY] = EXAMPLE_ISSUES[choice]
@@ -50,7 +102,7 @@ def use_example() -> None:
 
 def fetch_from_url() -> None:
     """Fetch the issue whose URL was pasted, put its body in the text area and ask for a title at once."""
-    st.session_state.pop(FETCH_ERROR_KEY, None)
+    clear_fetch_error()
     try:
         issue = fetch_issue_by_url(st.session_state.get(URL_KEY, ""), app_state.github_settings())
     except GitHubError as error:
@@ -124,66 +176,85 @@ def one_issue_form() -> None:
         text_column, settings_column = st.columns([2, 1], gap="large")
         with settings_column:
             st.markdown("##### Decoding")
-            # The controls start at the model's decoding defaults, chosen by ROUGE-L on validation data.
+            # The controls start at the model's decoding defaults, chosen by ROUGE-L on validation data, and
+            # then keep the visitor's choices. Their values are set through their keys, not as defaults.
             tuned_beam = config.beam_width > 1
+            tuned_search = "Beam search" if tuned_beam else "Greedy"
+            restore(DECODING_KEY, tuned_search)
+            if st.session_state[DECODING_KEY] not in SEARCHES:
+                st.session_state[DECODING_KEY] = tuned_search  # A value left by an older version of the page.
+            # Required: otherwise a click on the selected option clears it and titles come greedily unasked.
             decoding = st.segmented_control(
-                "Search",
-                ["Greedy", "Beam search"],
-                default="Beam search" if tuned_beam else "Greedy",
-                key="decoding",
-                label_visibility="collapsed",
+                "Search", SEARCHES, key=DECODING_KEY, required=True, label_visibility="collapsed"
             )
+            keep(DECODING_KEY)
             beam = decoding == "Beam search"
-            beam_width = st.slider(
+            beam_width = kept_slider(
                 "Beam width",
                 2,
-                # `tune` may choose a width or a penalty beyond the usual range; the slider keeps it reachable.
-                max(10, config.beam_width),
+                widest_beam(config.beam_width),
                 config.beam_width if tuned_beam else 5,
+                key=BEAM_KEY,
                 disabled=not beam,
                 help="How many partial titles are kept at each step.",
             )
-            alternatives = st.slider(
+            alternatives = kept_slider(
                 "Alternatives shown",
                 1,
                 beam_width,
                 min(3, beam_width),
+                key=ALTERNATIVES_KEY,
                 disabled=not beam,
                 help="The best titles found.",
             )
             longest = config.title_length - 1
-            max_length = st.slider("Maximum words", 1, longest, longest, help="The end marker counts as one word.")
-            min_length = st.slider(
+            max_length = kept_slider(
+                "Maximum words", 1, longest, longest, key=MAX_WORDS_KEY, help="The end marker counts as one word."
+            )
+            min_length = kept_slider(
                 "Minimum words",
                 0,
                 max_length,
                 min(config.min_title_length, max_length),
+                key=MIN_WORDS_KEY,
                 help="The title cannot end before this.",
             )
+            restore(NO_REPEAT_KEY, config.no_repeat_ngram_size if config.no_repeat_ngram_size <= 3 else 0)
             no_repeat = st.selectbox(
                 "Never repeat",
                 [0, 1, 2, 3],
-                index=[0, 1, 2, 3].index(config.no_repeat_ngram_size) if config.no_repeat_ngram_size <= 3 else 0,
+                key=NO_REPEAT_KEY,
                 format_func=lambda n: "off" if n == 0 else f"a {n}-word sequence",
             )
-            length_penalty = st.slider(
+            keep(NO_REPEAT_KEY)
+            length_penalty = kept_slider(
                 "Length penalty",
                 0.0,
+                # `tune` may choose a penalty beyond the usual range; the slider keeps it reachable.
                 max(2.0, float(config.length_penalty)),
                 float(config.length_penalty),
-                0.1,
+                key=PENALTY_KEY,
+                step=0.1,
                 disabled=not beam,
                 help="Scores are log-probabilities divided by length to this power: 0 favours short titles.",
             )
             st.caption("The defaults are the settings that scored best on validation data.")
         with text_column:
             url_column_, fetch_column = st.columns([4, 1], vertical_alignment="bottom")
+            for key in (URL_KEY, EXAMPLE_KEY, BODY_KEY):
+                restore(key)
             url_column_.text_input(
                 "GitHub issue URL",
                 key=URL_KEY,
                 placeholder="https://github.com/owner/repo/issues/123",
                 help="The issue's title and body are fetched through GitHub's API; a pull request's description "
-                "works too. Set GITHUB_TOKEN on the server for private repositories and a higher rate limit.",
+                + (
+                    "works too. This demo server fetches public issues only, without a token, at GitHub's "
+                    "unauthenticated rate limit of 60 requests an hour."
+                    if not app_state.github_settings().token_allowed
+                    else "works too. Set GITHUB_TOKEN on the server for private repositories and a higher rate limit."
+                ),
+                on_change=clear_fetch_error,
             )
             fetch_column.button("Fetch and title", key="fetch_issue", on_click=fetch_from_url, width="stretch")
             if FETCH_ERROR_KEY in st.session_state:
@@ -203,7 +274,14 @@ def one_issue_form() -> None:
                 height=300,
                 placeholder="Describe the bug…\n\nSteps to reproduce…",
             )
-            generate = st.button("Generate title", type="primary", icon=":material/auto_awesome:", key="generate")
+            keep(URL_KEY, EXAMPLE_KEY, BODY_KEY)
+            generate = st.button(
+                "Generate title",
+                type="primary",
+                icon=":material/auto_awesome:",
+                key="generate",
+                on_click=clear_fetch_error,
+            )
 
             if generate or st.session_state.pop(GENERATE_NOW_KEY, False):
                 try:
@@ -300,7 +378,10 @@ def one_issue_form() -> None:
             if summarizer.uses_attention:
                 # Drawn on request: the picture decodes the best title once more and its chart is
                 # the slowest thing on the page, so it stays off the path from click to title.
-                if st.toggle("Show where the model looked", key="show_attention"):
+                restore(ATTENTION_KEY)
+                shown = st.toggle("Show where the model looked", key=ATTENTION_KEY)
+                keep(ATTENTION_KEY)
+                if shown:
                     if "explanation" not in result:
                         result["explanation"] = summarizer.explain(result["text"], **result["settings"])
                     show_attention(result["explanation"])
@@ -349,7 +430,15 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
             )
             rows = rows.iloc[:limit]
         st.caption(escape_markdown(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(columns)}"))
-        batch_beam = st.slider("Beam width", 1, 5, 1, key="batch_beam", help="1 is greedy decoding, the fastest.")
+        # The model's tuned width by default, as the single-issue form and the `summarize` command decode.
+        batch_beam = kept_slider(
+            "Beam width",
+            1,
+            widest_beam(config.beam_width),
+            config.beam_width,
+            key=BATCH_BEAM_KEY,
+            help="It starts at the model's tuned width; 1 is greedy decoding, the fastest.",
+        )
         result_key = f"batch:{identity}:{batch_beam}"
         if st.button(
             f"Fetch and summarize {len(rows):,} issues" if links else f"Summarize {len(rows):,} issues",

@@ -245,9 +245,10 @@ def load_upload(name: str, identity: str, _data: bytes, require_title: bool, dro
 
 def github_settings() -> GitHubSettings:
     """How to reach GitHub. On a shared server the operator's `GITHUB_TOKEN` is not used for
-    visitors' requests, so that no visitor can read the private repositories it opens."""
+    visitors' requests, so that no visitor can read the private repositories it opens, and
+    GitHub's messages there do not advise setting one."""
     settings = GitHubSettings.from_environment()
-    return replace(settings, token=None) if deployment().shared else settings
+    return replace(settings, token=None, token_allowed=False) if deployment().shared else settings
 
 
 @st.cache_data(show_spinner="Reading the upload…", max_entries=8)
@@ -502,11 +503,25 @@ def shared_data_choice() -> None:
 
 
 def _frame_histograms(directory: str, frame: pd.DataFrame, sample: int) -> dict[str, LengthHistogram]:
+    """Body lengths of every row's sample, and title lengths of the rows that have a title.
+
+    Data read without requiring titles keeps untitled rows with an empty title; counting those
+    as zero-length titles would make titles look shorter than any real one is, so they are
+    left out of the title histogram, and a file without any title has none.
+    """
     config = read_model_card(directory).config
-    titles = frame["title"].tolist() if "title" in frame.columns else None
-    return histograms_from_texts(
-        frame["body"].tolist(), titles, config.cleaning, sample=sample, title_options=config.title_cleaning
-    )
+    histograms = histograms_from_texts(frame["body"].tolist(), None, config.cleaning, sample=sample)
+    titles = titled(frame)
+    if titles:
+        histograms["title"] = histograms_from_texts(titles, None, config.title_cleaning, sample=sample)["body"]
+    return histograms
+
+
+def titled(frame: pd.DataFrame) -> list[str]:
+    """The titles of the rows that have one (not empty, not only whitespace)."""
+    if "title" not in frame.columns:
+        return []
+    return [title for title in frame["title"] if isinstance(title, str) and title.strip()]
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

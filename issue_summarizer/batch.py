@@ -25,6 +25,8 @@ from issue_summarizer.summarizer import Summarizer
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
 EXTRA_COLUMNS = ("predicted_title", "title_score", "problem")
+# The columns `issues_from_table` writes its reading of the input into.
+LOADED_COLUMNS = ("title", "body", "repo")
 
 
 def fetch_bodies(
@@ -48,6 +50,20 @@ def fetch_bodies(
     ]
     result["body"] = [item.body if not isinstance(item, GitHubError) else "" for item in results]
     result["problem"] = [str(item) if isinstance(item, GitHubError) else "" for item in results]
+    return result
+
+
+def output_rows(result: pd.DataFrame, raw: pd.DataFrame, source_columns: list[str]) -> pd.DataFrame:
+    """The rows to write: the input's columns with the input's own cells, then ours.
+
+    Loading adds columns (`repo`, a preset's `title`) and fills the ones it reads (a null title
+    becomes an empty one); neither may change what the user gave us.
+    """
+    kept = [column for column in result.columns if column in source_columns or column in EXTRA_COLUMNS]
+    result = result[kept].copy()
+    for column in LOADED_COLUMNS:
+        if column in result.columns and column in raw.columns:
+            result[column] = raw[column]
     return result
 
 
@@ -195,9 +211,8 @@ def summarize_file(args) -> None:
             for problem in loaded.problems:
                 print(problem, file=sys.stderr)
             result = summarize_frame(summarizer, loaded.frame, args.beam_width, args.batch_size, progress=bar.update)
-            # Columns that loading added are dropped again: the output has the input's columns and ours.
-            kept = [column for column in result.columns if column in loaded.source_columns or column in EXTRA_COLUMNS]
-            writer.write(result[kept])
+            result = output_rows(result, raw, loaded.source_columns)
+            writer.write(result)
             row += len(raw)
             written = row
             failed += sum(1 for problem in result["problem"] if problem)

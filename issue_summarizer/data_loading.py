@@ -11,7 +11,9 @@ A preset is chosen from the columns when none is given, and ``columns={"title": 
 maps any other names. Problems with the file as a whole (missing, empty, undecodable, wrong
 columns) raise `DataLoadError` with one line naming the file; problems with single rows
 (a null or non-text cell, an empty text) drop that row and are counted and reported, so no
-good row is lost and no bad row is lost silently.
+good row is lost and no bad row is lost silently. Where titles are not required (they are to
+be written), only the body is checked. A `.json` file may hold JSON lines or one JSON array
+of objects.
 """
 
 from __future__ import annotations
@@ -115,8 +117,33 @@ def _json_record(line: str, number: int, path: Path) -> dict:
     return record
 
 
+def _is_json_name(path: Path) -> bool:
+    """Whether the file is named `.json` (or `.json.gz`), which may hold one JSON array rather than JSON lines."""
+    return path.name.lower().endswith((".json", ".json.gz"))
+
+
+def _json_array_records(text: str, path: Path) -> list[dict]:
+    """The objects of a file that is one JSON array of objects, or `DataLoadError` naming the problem."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataLoadError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    if not isinstance(items, list):
+        raise DataLoadError(f"{path}: expected a JSON array of objects, got {type(items).__name__}")
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise DataLoadError(
+                f"{path}: item {number} of the array: expected a JSON object, got {type(item).__name__}"
+            )
+    return items
+
+
 def _read_jsonl(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     text = _decode(_read_bytes(path, max_bytes), path)
+    # A `.json` file is as often one array of objects (what most tools export) as JSON lines,
+    # and an array's first character tells them apart.
+    if _is_json_name(path) and text.lstrip().startswith("["):
+        return pd.DataFrame.from_records(_json_array_records(text, path))
     records = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -220,7 +247,35 @@ def read_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
         raise DataLoadError(f"{path}: unknown file type; use one of {', '.join(SUFFIXES)}")
 
 
+def _starts_with_array(path: Path) -> bool:
+    """Whether a `.json` file's first character other than whitespace (or a byte-order mark) opens an array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            while block := handle.read(4096):
+                stripped = block.lstrip()
+                if stripped:
+                    return stripped.startswith("[")
+    except UnicodeDecodeError as error:
+        raise DataLoadError(f"{path}: the file is not UTF-8 text ({error.reason})") from None
+    except (OSError, EOFError) as error:
+        raise DataLoadError(f"{path}: cannot read the file: {error}") from None
+    return False
+
+
+def is_json_array_file(path: str | Path) -> bool:
+    """Whether a local `.json` file holds one array of objects rather than JSON lines."""
+    path = Path(path)
+    return _is_json_name(path) and path.is_file() and _starts_with_array(path)
+
+
 def _jsonl_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    if is_json_array_file(path):
+        # One JSON array is one value, so it is parsed whole; only JSON lines stream.
+        records = _json_array_records(_decode(_read_bytes(path), path), path)
+        for start in range(0, len(records), rows):
+            yield pd.DataFrame.from_records(records[start : start + rows])
+        return
     opener = gzip.open if path.suffix == ".gz" else open
     records = []
     try:
@@ -288,6 +343,9 @@ def load_issues(
 
     Every extra column of the file is kept, so that `summarize` can write the rows back out
     unchanged. Rows are renumbered from 1 in problem messages, as a spreadsheet shows them.
+    Without `require_title` only the body decides whether a row is usable: a title column is
+    optional, and an empty or null title is kept as an empty string (those rows are the ones
+    that need a title written).
     With `drop_bad_rows=False` every row is kept and a `problem` column says what is wrong
     with the bad ones (empty text where it is fine), so a batch job can write every row back.
     """
@@ -331,7 +389,11 @@ def issues_from_table(
     problems: list[str] = []
     keep = []
     row_problems: list[str] = []
-    text_columns = [name for name in ("title", "body") if name in chosen]
+    # Without `require_title` the title is what is to be written, so only the body decides whether a
+    # row is usable; a missing title is an empty one, and a non-text one (a number in JSON) its text.
+    text_columns = [name for name in ("title", "body") if name in chosen and (name == "body" or require_title)]
+    if "title" in chosen and not require_title:
+        frame["title"] = [_optional_text(value) for value in frame["title"]]
     for position, row in enumerate(frame[text_columns].itertuples(index=False), start=first_row):
         problem = None
         for name, value in zip(text_columns, row, strict=True):
@@ -360,6 +422,13 @@ def issues_from_table(
         frame["repo"] = "unknown"
     frame["repo"] = frame["repo"].astype(str)
     return LoadedData(frame, str(path), len(raw), dropped, problems, found)
+
+
+def _optional_text(value: object) -> str:
+    """A cell that may be empty as text: null cells become empty strings."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
+    return value if isinstance(value, str) else str(value)
 
 
 def _repo_from_url(url: object) -> str:

@@ -81,6 +81,9 @@ def repeats_a_word(title: str, times: int = 3) -> bool:
 
 def score_titles(predictions: Sequence[str], references: Sequence[str]) -> tuple[dict, pd.DataFrame]:
     """Aggregate metrics and the per-row ROUGE table."""
+    if len(predictions) == 0:
+        # Means over no rows are undefined, and sacrebleu fails on an empty corpus with an IndexError.
+        raise ValueError("there are no titles to score")
     rows = rouge_rows(predictions, references)
     metrics = {name: round(float(rows[name].mean()), 4) for name in rows.columns}
     metrics["bleu"] = round(corpus_bleu(predictions, references), 2)
@@ -203,6 +206,8 @@ def evaluate_frame(
     scores the same titles as the model wrote them, to compare the two. Both get the surface
     measures of `surface_measures`, against the raw real titles.
     """
+    if frame.empty:
+        raise ValueError("there are no issues to evaluate")
     title_cleaning = summarizer.config.title_cleaning
     bodies = frame["body"].tolist()
     raw_titles = frame["title"].tolist()

@@ -48,6 +48,10 @@ _ISSUE_PATH = re.compile(r"/(?:issues|pull|pulls)/[0-9]+(?:/|$)")
 _ERRNO_REASON = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
 _OBJECT_PREFIX = re.compile(r"<[^>]*>:\s*")
 
+# Said instead of "set GITHUB_TOKEN" where no token may be used: a shared demo server never lends its operator's token
+# to visitors, so that advice would send them looking for a setting they cannot reach.
+_NO_TOKEN_HERE = "this demo server fetches public issues only, without a token"
+
 _MAX_MESSAGE_CHARS = 200
 _MAX_SHOWN_CHARS = 80
 # X-RateLimit-Reset is in whole seconds and our clock may run slightly behind GitHub's, so waiting exactly until the
@@ -152,12 +156,15 @@ class FetchedIssue:
 class GitHubSettings:
     """Where the GitHub API is, which token to send and how long to wait for an answer.
 
-    The token is left out of the repr so that logging or displaying the settings cannot leak it.
+    The token is left out of the repr so that logging or displaying the settings cannot leak it. `token_allowed` is
+    False where no token may be used at all (a shared demo server, whose visitors must not borrow the operator's): then
+    no token is sent, whatever `token` says, and messages do not advise setting one.
     """
 
     api_url: str = DEFAULT_API_URL
     token: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
+    token_allowed: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_url, str) or not re.match(r"https?://[^/\s]+", self.api_url.strip()):
@@ -167,10 +174,12 @@ class GitHubSettings:
             )
         # A trailing slash would produce "//repos/..." paths, which some servers refuse.
         object.__setattr__(self, "api_url", self.api_url.strip().rstrip("/"))
-        token = self.token.strip() if isinstance(self.token, str) else None
+        token = self.token.strip() if isinstance(self.token, str) and self.token_allowed else None
         object.__setattr__(self, "token", token or None)
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float) or not self.timeout > 0:
             raise GitHubError("The GitHub timeout must be a positive number of seconds.")
+        if not isinstance(self.token_allowed, bool):
+            raise GitHubError("Whether a GitHub token is allowed must be True or False.")
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> GitHubSettings:
@@ -410,6 +419,8 @@ def _interpret(
     if status == 404:
         if settings.token:
             advice = f"if the repository is private, the token in {TOKEN_ENVIRONMENT_VARIABLE} may lack access to it"
+        elif not settings.token_allowed:
+            advice = f"{_NO_TOKEN_HERE}, so it cannot fetch from a private repository"
         else:
             advice = f"if the repository is private, set {TOKEN_ENVIRONMENT_VARIABLE} to a token that can read it"
         text = f"GitHub could not find {described} (HTTP 404). Check the URL; {advice}."
@@ -421,6 +432,8 @@ def _interpret(
                 f"GitHub refused the token in {TOKEN_ENVIRONMENT_VARIABLE} (HTTP 401); check that it is valid and "
                 "has not expired."
             )
+        elif not settings.token_allowed:
+            text = f"GitHub asks for a login to read {reference.repository} (HTTP 401); {_NO_TOKEN_HERE}."
         else:
             text = (
                 f"GitHub asks for a login (HTTP 401); set {TOKEN_ENVIRONMENT_VARIABLE} to a token that can read "
@@ -489,7 +502,9 @@ def _rate_limit_error(
     text = f"GitHub's rate limit is used up; {when}."
     if skipped:
         text = "Not fetched: " + text
-    if not settings.token:
+    if not settings.token_allowed:
+        text += f" {_capitalized(_NO_TOKEN_HERE)}, at GitHub's unauthenticated rate limit of 60 requests an hour."
+    elif not settings.token:
         text += f" Set {TOKEN_ENVIRONMENT_VARIABLE} to raise the limit from 60 to 5,000 requests an hour."
     return GitHubError(text, reset_at=reset_at)
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from issue_summarizer.atomic_files import write_atomically
-from issue_summarizer.data_loading import DataLoadError, load_issues
-from issue_summarizer.evaluation import predictions_file, select_rows
+from issue_summarizer.data_loading import DataLoadError, LoadedData, load_issues
+from issue_summarizer.data_sources import usable_rows
+from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS, predictions_file, select_rows
 from issue_summarizer.splitting import RepositorySplit
 
 PREDICTION_COLUMNS = ["repo", "title", "body", "reference", "predicted_title", "score", "lead", "rougeL", "lead_rougeL"]
@@ -122,6 +123,27 @@ def rows_of_test_split(data_path: str | Path, model_directory: str | Path, limit
 def evaluation_rows(rows: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """Every row of an uploaded file (its split is "all"), up to `limit`, numbered from 0."""
     return (rows.iloc[:limit] if limit else rows).reset_index(drop=True)
+
+
+def upload_evaluation_rows(loaded: LoadedData, limit: int | None = None) -> pd.DataFrame:
+    """The rows of an upload whose body the model reads, up to `limit`, numbered from 0.
+
+    An upload without any such row is refused here, in words, rather than evaluated: there
+    would be no title to score.
+    """
+    rows = usable_rows(loaded.frame)
+    if rows.empty:
+        raise DataLoadError(
+            f"{loaded.path}: no row has a readable body (every body is empty or binary data), so there is nothing "
+            "to evaluate; upload issues whose bodies are text"
+        )
+    return evaluation_rows(rows, limit)
+
+
+def body_is_cut(body: str) -> bool:
+    """Whether a predictions table's body may be cut: tables keep only its first `PREDICTIONS_BODY_CHARS`
+    characters, so a body of that length is (almost always) the start of a longer one."""
+    return len(body) >= PREDICTIONS_BODY_CHARS
 
 
 def summary_metrics(table: pd.DataFrame) -> dict:

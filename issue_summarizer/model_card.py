@@ -218,7 +218,8 @@ def data_summary(provenance: dict) -> str:
     sources = [Path(str(source)).name for source in extra.get("sources") or []]
     if sources:
         names = ", ".join(f"`{name}`" for name in sources)
-        text += f", and {extra.get('rows_read', 0):,} training rows from {len(sources)} more {'file' if len(sources) == 1 else 'files'} ({names})"
+        files = "file" if len(sources) == 1 else "files"
+        text += f", and {extra.get('rows_read', 0):,} training rows from {len(sources)} more {files} ({names})"
     text += "."
     left_out = provenance.get("rows_left_out_by_repository_caps", 0)
     dropped = sum((provenance.get("rows_dropped_on_load") or {}).values()) + sum(

@@ -22,8 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from issue_summarizer.batch import EXTRA_COLUMNS, ChunkWriter, summarize_frame
-from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping
+from issue_summarizer.batch import ChunkWriter, output_rows, summarize_frame
+from issue_summarizer.data_loading import (
+    DataLoadError,
+    is_json_array_file,
+    issues_from_table,
+    parse_column_mapping,
+    read_table,
+)
 from issue_summarizer.embedding_file import embeddable_rows
 from issue_summarizer.summarizer import REQUIRED_FILES, Summarizer
 
@@ -66,8 +72,7 @@ class ModelActor:
         )
         if self.task == "summarize":
             result = summarize_frame(self.summarizer, loaded.frame, self.beam_width, self.batch_size)
-            kept = [column for column in result.columns if column in loaded.source_columns or column in EXTRA_COLUMNS]
-            return result[kept]
+            return output_rows(result, batch, loaded.source_columns)
         usable = embeddable_rows(loaded.frame)
         vectors = np.zeros((len(batch), self.summarizer.config.hidden_dim), dtype=np.float32)
         if usable.any():
@@ -86,7 +91,11 @@ def read_dataset(path: str, limit: int | None = None):
     """The input file as a Ray dataset whose text columns read as `read_chunks` reads them."""
     ray = _import_ray()
     name = path.lower()
-    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
+    if is_json_array_file(path):
+        # One JSON array is one value, which no reader can split into blocks: the driver parses it
+        # as the local engine does and hands Ray the table.
+        dataset = ray.data.from_pandas(read_table(path))
+    elif name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
         dataset = ray.data.read_json(path, lines=True)
     elif name.endswith((".csv", ".csv.gz")):
         import pyarrow.csv as arrow_csv

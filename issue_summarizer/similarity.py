@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from issue_summarizer.input_checks import InputError
+
 MAP_ROWS = 2000
 INDEX_MIN_ROWS = 20_000  # Below this many vectors an exact search takes a few milliseconds.
 MIN_MAP_ROWS = 10
@@ -57,13 +59,26 @@ def nearest_neighbours(query: np.ndarray, vectors: np.ndarray, count: int = 10) 
     return top, similarities[top]
 
 
+def check_map_size(issues: int, source: str | None = None) -> None:
+    """Refuse, in words the app shows as they are, to map fewer than `MIN_MAP_ROWS` issues.
+
+    UMAP needs a neighbourhood around every point, so a handful of issues cannot be placed;
+    this is a fact about the visitor's data, not a failure, hence `InputError`.
+    """
+    if issues < MIN_MAP_ROWS:
+        message = (
+            f"a map needs at least {MIN_MAP_ROWS} issues with a readable body, and there "
+            f"{'is' if issues == 1 else 'are'} {issues:,}. Add more issues and try again."
+        )
+        raise InputError(f"{source}: {message}" if source else message[0].upper() + message[1:])
+
+
 def fit_map(vectors: np.ndarray, random_state: int = RANDOM_STATE, n_neighbors: int = 15):
     """Fit a 2-D UMAP on the vectors (cosine metric); return the fitted reducer and coordinates."""
     import umap
 
     vectors = np.asarray(vectors, dtype=np.float32)
-    if len(vectors) < MIN_MAP_ROWS:
-        raise ValueError(f"a map needs at least {MIN_MAP_ROWS} issues, got {len(vectors)}")
+    check_map_size(len(vectors))
     reducer = umap.UMAP(
         n_components=2, n_neighbors=min(n_neighbors, len(vectors) - 1), metric="cosine", random_state=random_state
     )

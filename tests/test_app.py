@@ -165,6 +165,85 @@ def test_summarize_offers_tuned_settings_beyond_the_usual_slider_ranges(monkeypa
     app.button(key="generate").click().run()
     assert_clean(app, "a title with tuned settings beyond the slider ranges")
     assert app.subheader and app.subheader[0].value.strip()
+    # Batch mode starts at the same tuned width, as the README promises, not at a greedy default.
+    upload = pd.DataFrame(make_rows(count=3))[["body"]].to_csv(index=False).encode()
+    app.file_uploader(key="batch_upload").set_value(("few.csv", upload, "text/csv")).run()
+    batch_beam = app.slider(key="batch_beam")
+    assert batch_beam.value == 12 and batch_beam.min == 1 and batch_beam.max >= 12
+
+
+def test_summarize_keeps_the_form_when_the_visitor_leaves_the_page(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    app.switch_page("app_pages/summarize.py").run()
+    url = "https://github.com/octo/demo/issues/1"
+    body = "The installer fails on Windows with an access error."
+    app.text_input(key="issue_url").set_value(url)
+    app.text_area(key="issue_body").set_value(body)
+    app.segmented_control(key="decoding").set_value("Beam search").run()
+    settings = {"beam_width": 7, "alternatives": 4, "max_words": 6, "min_words": 2, "length_penalty": 0.5}
+    for key, value in settings.items():
+        app.slider(key=key).set_value(value)
+    app.selectbox(key="no_repeat").set_value(2)
+    app.button(key="generate").click().run()
+    assert_clean(app, "summarize before leaving")
+    title = app.subheader[0].value
+    app.switch_page("app_pages/overview.py").run()
+    app.switch_page("app_pages/summarize.py").run()
+    assert_clean(app, "summarize after coming back")
+    assert app.text_input(key="issue_url").value == url
+    assert app.text_area(key="issue_body").value == body
+    assert app.segmented_control(key="decoding").value == "Beam search"
+    assert {key: app.slider(key=key).value for key in settings} == settings
+    assert app.selectbox(key="no_repeat").value == 2
+    # The title still shown belongs to the text shown.
+    assert app.subheader[0].value == title and "the text has changed since" not in texts(app.caption)
+
+
+def test_summarize_decoding_controls_keep_the_visitors_choices(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    app.switch_page("app_pages/summarize.py").run()
+    # A click on the selected search cannot clear it and fall back to greedy decoding unasked.
+    assert app.segmented_control(key="decoding").proto.required
+    app.segmented_control(key="decoding").set_value("Beam search").run()
+    app.slider(key="min_words").set_value(4).run()
+    app.slider(key="max_words").set_value(6).run()
+    assert app.slider(key="min_words").value == 4
+    app.slider(key="max_words").set_value(3).run()  # Below the minimum: the minimum follows it down.
+    assert (app.slider(key="min_words").value, app.slider(key="min_words").max) == (3, 3)
+    app.slider(key="alternatives").set_value(4).run()
+    app.slider(key="beam_width").set_value(8).run()
+    assert app.slider(key="alternatives").value == 4
+    app.slider(key="beam_width").set_value(3).run()
+    assert (app.slider(key="alternatives").value, app.slider(key="alternatives").max) == (3, 3)
+    assert_clean(app, "decoding controls")
+
+
+def test_summarize_forgets_a_failed_fetch_when_the_visitor_moves_on(monkeypatch, bare_model):
+    from tests.github_stub import running_fake_github
+
+    missing = "https://github.com/octo/demo/issues/99"
+    with running_fake_github() as github:
+        monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+        monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+        app = start_app(monkeypatch, bare_model, "")
+        app.switch_page("app_pages/summarize.py").run()
+
+        def fail_to_fetch() -> None:
+            app.text_input(key="issue_url").set_value(missing).run()
+            app.button(key="fetch_issue").click().run()
+            assert "could not find issue octo/demo#99" in texts(app.error)
+
+        fail_to_fetch()
+        app.text_input(key="issue_url").set_value("https://github.com/octo/demo/issues/1").run()
+        assert not app.error, "a new URL"
+        fail_to_fetch()
+        app.selectbox(key="example_issue").set_value("Install fails").run()
+        assert not app.error, "an example"
+        fail_to_fetch()
+        app.button(key="generate").click().run()
+        assert not app.error, "a title from the text"
+        assert_clean(app, "fetch errors")
+        assert app.subheader and app.subheader[0].value.strip()
 
 
 def test_summarize_draws_the_attention_heatmap_for_an_attention_model(monkeypatch, trained_copy_model):
@@ -357,6 +436,25 @@ def test_shared_mode_refuses_a_data_path_outside_the_data_directory(
         assert_clean(app, page)
         assert "No held-out data yet" in texts(app.info) and "SECRET" not in page_text(app)
         assert str(tmp_path) not in page_text(app)
+
+
+def test_shared_mode_fetches_without_a_token_and_does_not_advise_one(monkeypatch, shared_server, bare_model):
+    from tests.github_stub import running_fake_github
+
+    with running_fake_github() as github:
+        monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+        monkeypatch.setenv("GITHUB_TOKEN", "ghp_operators_own_token")
+        app = start_app(monkeypatch, bare_model, "")
+        app.switch_page("app_pages/summarize.py").run()
+        url = app.text_input(key="issue_url")
+        assert "GITHUB_TOKEN" not in url.proto.help and "without a token" in url.proto.help
+        url.set_value("https://github.com/octo/demo/issues/99").run()
+        app.button(key="fetch_issue").click().run()
+        assert_clean(app, "a failed fetch on a shared server")
+    message = texts(app.error)
+    assert "could not find issue octo/demo#99" in message and "this demo server fetches public issues only" in message
+    assert "GITHUB_TOKEN" not in message
+    assert github.requests and all("authorization" not in request.headers for request in github.requests)
 
 
 def test_a_missing_model_on_a_shared_server_names_no_server_path(monkeypatch, shared_server, tmp_path):

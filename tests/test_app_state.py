@@ -77,6 +77,43 @@ def test_a_shared_server_does_not_lend_its_github_token_to_visitors(monkeypatch)
     monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example.com/api/v3")
     monkeypatch.delenv("ISSUE_SUMMARIZER_SHARED", raising=False)
     assert app_state.github_settings().token == "ghp_operator"
+    assert app_state.github_settings().token_allowed
     monkeypatch.setenv("ISSUE_SUMMARIZER_SHARED", "1")
     settings = app_state.github_settings()
     assert settings.token is None and settings.api_url == "https://ghe.example.com/api/v3"
+    # So that GitHub's messages do not tell a visitor to set a token the server will not use.
+    assert not settings.token_allowed
+
+
+def test_a_map_of_too_few_issues_is_shown_as_a_plain_message():
+    def script():
+        from issue_summarizer.app_state import friendly_errors
+        from issue_summarizer.similarity import check_map_size
+
+        with friendly_errors("preparing the issues to map"):
+            check_map_size(3, "few.csv")
+
+    app = AppTest.from_function(script).run()
+    assert not app.exception
+    assert [error.value for error in app.error] == [
+        escape_markdown(
+            "few.csv: a map needs at least 10 issues with a readable body, and there are 3. "
+            "Add more issues and try again."
+        )
+    ]
+
+
+def test_title_lengths_count_only_rows_that_have_a_title():
+    import pandas as pd
+
+    from issue_summarizer import app_state
+    from tests.conftest import REPO_ROOT
+
+    bodies = ["The parser crashes with a segmentation fault on start."] * 4
+    frame = pd.DataFrame({"body": bodies, "title": ["", "Parser crash on start", "  ", ""]})
+    histograms = app_state._frame_histograms(str(REPO_ROOT / "model"), frame, sample=100)
+    assert histograms["body"].total == 4
+    assert histograms["title"].total == 1 and 0 not in histograms["title"].counts
+    untitled = app_state._frame_histograms(str(REPO_ROOT / "model"), frame.assign(title=""), sample=100)
+    assert set(untitled) == {"body"}  # The Lengths page then says the data has no titles.
+    assert set(app_state._frame_histograms(str(REPO_ROOT / "model"), frame[["body"]], sample=100)) == {"body"}

@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import pytest
 
@@ -171,3 +173,20 @@ def test_parquet_output_is_written_in_chunks_but_not_resumed(trained_tiny_model,
     )
     assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "6", "--resume")) == 2
     assert "cannot be resumed" in capsys.readouterr().err
+
+
+def test_summarize_titles_the_rows_whose_title_is_empty(trained_tiny_model, tmp_path, capsys):
+    body = "The app crashes with a segfault when I click save on a large file"
+    source = tmp_path / "in.csv"
+    source.write_text(f"title,body\n,{body}\nKept title,{body}\n")
+    assert main(summarize_args(trained_tiny_model, source, tmp_path / "out.csv")) == 0
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert out["problem"].tolist() == ["", ""] and all(out["predicted_title"])
+    assert out["title"].tolist() == ["", "Kept title"] and "without a title" not in capsys.readouterr().out
+    # A JSON array (here a `.json` file) with a null title: titled, and the null written back as it was.
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([{"title": None, "body": body, "ticket": 1}, {"body": body, "ticket": 2}]))
+    assert main(summarize_args(trained_tiny_model, source, tmp_path / "out.jsonl")) == 0
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [line["problem"] for line in lines] == ["", ""] and all(line["predicted_title"] for line in lines)
+    assert lines[0]["title"] is None and [line["ticket"] for line in lines] == [1, 2]

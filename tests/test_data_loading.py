@@ -103,3 +103,68 @@ def test_bad_mapping():
     with pytest.raises(DataLoadError):
         parse_column_mapping("headline")
     assert parse_column_mapping(None) == {}
+
+
+def test_without_required_titles_only_the_body_decides_and_missing_titles_are_empty(tmp_path):
+    # The rows without a title are exactly the ones `summarize` and `embed` are for.
+    path = tmp_path / "untitled.csv"
+    path.write_text("title,body\n,The app crashes with a segfault when I click save on a large file\nKept,body\n")
+    loaded = load_issues(path, require_title=False, drop_bad_rows=False)
+    assert loaded.frame["title"].tolist() == ["", "Kept"]
+    assert loaded.frame["problem"].tolist() == ["", ""] and loaded.problems == []
+    records = [
+        {"title": None, "body": "a null title"},
+        {"title": 42, "body": "a number as title"},
+        {"body": "no title key"},
+        {"title": "t", "body": ""},
+        {"title": "Real", "body": "titled"},
+    ]
+    path = tmp_path / "untitled.jsonl"
+    path.write_text("\n".join(json.dumps(record) for record in records))
+    loaded = load_issues(path, require_title=False)
+    assert loaded.frame["title"].tolist() == ["", "42", "", "Real"]
+    assert loaded.dropped == {"empty body": 1}
+    # Where titles are required (training, evaluation) an untitled row is still dropped.
+    required = load_issues(path)
+    assert required.frame["title"].tolist() == ["Real"]
+    assert required.dropped == {"null title": 2, "non-text title (int)": 1, "empty body": 1}
+
+
+def test_a_json_file_may_be_one_array_of_objects(tmp_path):
+    import gzip
+
+    from issue_summarizer.data_loading import read_chunks, read_table
+
+    records = [{"title": f"t{row}", "body": f"body {row}"} for row in range(5)]
+    array = tmp_path / "issues.json"
+    array.write_text("\ufeff\n  " + json.dumps(records, indent=2), encoding="utf-8")
+    assert load_issues(array).frame["title"].tolist() == [f"t{row}" for row in range(5)]
+    compressed = tmp_path / "issues.json.gz"
+    compressed.write_bytes(gzip.compress(json.dumps(records).encode()))
+    assert len(load_issues(compressed).frame) == 5
+    # `summarize` and `embed` read in chunks; an array is parsed whole and then cut into them.
+    assert [len(chunk) for chunk in read_chunks(array, 2)] == [2, 2, 1]
+    assert [len(chunk) for chunk in read_chunks(compressed, 3)] == [3, 2]
+    # JSON lines in a `.json` file still read as before.
+    lines = tmp_path / "lines.json"
+    lines.write_text("\n".join(json.dumps(record) for record in records))
+    assert len(load_issues(lines).frame) == 5 and [len(chunk) for chunk in read_chunks(lines, 4)] == [4, 1]
+    # The byte cap applies to an array as to any file.
+    with pytest.raises(DataLoadError, match="issues.json: holds more than"):
+        read_table(array, max_bytes=100)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'[{"title": "a", "body": "b"}, 3]', "item 2 of the array: expected a JSON object, got int"),
+        (b'[{"title": "a", "body": "b"},\n{"title": ]', "line 2: not valid JSON"),
+        (b"[]", "the file has no rows"),
+    ],
+)
+def test_a_json_array_that_is_not_one_of_objects_gives_one_line(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(DataLoadError, match=message) as error:
+        load_issues(path)
+    assert "bad.json" in str(error.value) and "\n" not in str(error.value)

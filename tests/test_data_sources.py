@@ -97,6 +97,9 @@ def test_a_csv_of_a_million_empty_rows_gets_a_clear_message():
     empty_rows = b"title,body\n" + b",\n" * 1_000_000
     with pytest.raises(DataLoadError, match=r"empty.csv: no usable rows: 1,000,000 empty title"):
         data_sources.load_upload("empty.csv", empty_rows)
+    # Where titles are not required an empty title is fine, but empty bodies still leave nothing to use.
+    with pytest.raises(DataLoadError, match=r"empty.csv: no usable rows: 1,000,000 empty body$"):
+        data_sources.load_upload("empty.csv", empty_rows, require_title=False)
     # Batch mode keeps every row, each with its reason, and titles none of them.
     tickets = b"body,ticket\n" + b",7\n" * 1_000_000
     loaded = data_sources.load_upload("tickets.csv", tickets, require_title=False, drop_bad_rows=False)
@@ -132,3 +135,27 @@ def test_a_parquet_file_whose_dictionary_hides_gigabytes_is_refused():
     assert len(data) < 1_000_000
     with pytest.raises(DataLoadError, match=r"bomb.parquet: holds more than 200 MB of text once decompressed"):
         data_sources.load_upload("bomb.parquet", data)
+
+
+def test_uploads_that_need_no_title_keep_untitled_rows():
+    # The Similar issues and Lengths pages, and the Summarize page's file mode.
+    upload = b"title,body\n,The app crashes with a segfault when I click save on a large file\nSave crash,Same\n"
+    loaded = data_sources.load_upload("untitled.csv", upload, require_title=False)
+    assert loaded.frame["title"].tolist() == ["", "Save crash"] and loaded.dropped == {}
+    titling, links = data_sources.load_titling_upload("untitled.csv", upload)
+    assert links is None and titling.frame["problem"].tolist() == ["", ""]
+    # The Holdout browser compares with the real titles, so there a title is still needed.
+    assert data_sources.load_upload("untitled.csv", upload).frame["title"].tolist() == ["Save crash"]
+
+
+def test_a_json_upload_may_be_an_array_of_objects(monkeypatch):
+    records = [{"title": "Parser crash", "body": "The parser crashes."}, {"title": "Slow", "body": "It is slow."}]
+    loaded = data_sources.load_upload("issues.json", json.dumps(records, indent=2).encode())
+    assert loaded.frame["title"].tolist() == ["Parser crash", "Slow"] and loaded.path == "issues.json"
+    lines = "\n".join(json.dumps(record) for record in records).encode()
+    assert len(data_sources.load_upload("issues.json", lines).frame) == 2
+    with pytest.raises(DataLoadError, match=r"^bad.json: item 1 of the array: expected a JSON object, got list"):
+        data_sources.load_upload("bad.json", b"[[1, 2]]")
+    monkeypatch.setattr(data_sources, "MAX_UPLOAD_TEXT_BYTES", 50)
+    with pytest.raises(DataLoadError, match=r"^issues.json: holds more than 0 MB of text"):
+        data_sources.load_upload("issues.json", json.dumps(records).encode())

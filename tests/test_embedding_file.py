@@ -43,3 +43,16 @@ def test_embed_refuses_other_outputs_and_files_without_vectors(trained_tiny_mode
     pd.DataFrame({"title": ["t"]}).to_parquet(tmp_path / "plain.parquet")
     with pytest.raises(DataLoadError, match="not an embeddings file"):
         read_vectors(tmp_path / "plain.parquet")
+
+
+def test_embed_includes_rows_whose_title_is_empty(trained_tiny_model, tmp_path, capsys):
+    rows = pd.DataFrame(make_rows(count=4))
+    rows.loc[[1, 2], "title"] = ["", None]
+    source = tmp_path / "in.jsonl"
+    rows.to_json(source, orient="records", lines=True)
+    output = tmp_path / "vectors.parquet"
+    assert main(["embed", "--model", str(trained_tiny_model), "--input", str(source), "--output", str(output)]) == 0
+    assert "wrote 4 vectors" in capsys.readouterr().out
+    frame, vectors = read_vectors(output)
+    assert frame["row"].tolist() == [0, 1, 2, 3] and frame["title"].tolist()[1:3] == ["", ""]
+    assert vectors.shape[0] == 4

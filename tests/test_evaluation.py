@@ -14,6 +14,17 @@ def test_scores_of_perfect_and_empty_predictions():
     assert metrics["empty_share"] == 0.5 and metrics["rows"] == 2
 
 
+def test_nothing_to_score_is_refused_before_sacrebleu_fails_on_it():
+    from issue_summarizer.evaluation import evaluate_frame
+
+    with pytest.raises(ValueError, match="no titles to score"):
+        score_titles([], [])
+    # Refused before the model is touched, so no model is needed to see it.
+    empty = pd.DataFrame({"repo": [], "title": [], "body": []}, dtype=object)
+    with pytest.raises(ValueError, match="no issues to evaluate"):
+        evaluate_frame(None, empty)
+
+
 def test_repeats_a_word():
     assert repeats_a_word("error error error") and not repeats_a_word("error in error handling")
 

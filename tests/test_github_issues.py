@@ -331,6 +331,41 @@ def test_rate_limit_403_says_when_it_resets(server, settings, token_settings):
     assert "rate limit is used up" in str(with_token.value) and "Set GITHUB_TOKEN" not in str(with_token.value)
 
 
+@pytest.fixture
+def tokenless_settings(server: FakeGitHub) -> GitHubSettings:
+    """A shared demo server's settings: no token may be used, so none is sent even when one is given."""
+    return GitHubSettings(api_url=server.api_url, token=TOKEN, token_allowed=False)
+
+
+def test_a_server_without_tokens_sends_none_and_never_advises_setting_one(server, tokenless_settings):
+    assert tokenless_settings.token is None
+    messages = {}
+    for repo, number in (("demo", 99), ("auth", 1), ("limited", 1)):
+        with pytest.raises(GitHubError) as error:
+            fetch_issue(ref(repo, number), tokenless_settings)
+        messages[repo] = str(error.value)
+    assert all("authorization" not in request.headers for request in server.requests)
+    assert messages["demo"] == (
+        "GitHub could not find issue octo/demo#99 (HTTP 404). Check the URL; this demo server fetches public issues "
+        "only, without a token, so it cannot fetch from a private repository."
+    )
+    assert messages["auth"] == (
+        "GitHub asks for a login to read octo/auth (HTTP 401); this demo server fetches public issues only, without "
+        "a token."
+    )
+    assert messages["limited"].startswith("GitHub's rate limit is used up; it resets at ")
+    assert messages["limited"].endswith(
+        "This demo server fetches public issues only, without a token, at GitHub's unauthenticated rate limit of "
+        "60 requests an hour."
+    )
+    assert not any("GITHUB_TOKEN" in message for message in messages.values())
+
+
+def test_token_allowed_must_be_a_boolean():
+    with pytest.raises(GitHubError, match="True or False"):
+        GitHubSettings(token_allowed="no")
+
+
 def test_rate_limit_429_honours_retry_after(server, settings):
     with pytest.raises(GitHubError) as error:
         fetch_issue(ref("throttled"), settings)
@@ -402,6 +437,14 @@ def test_fetch_many_stops_when_the_reset_is_an_hour_away(server, settings):
         assert str(skipped).startswith("Not fetched: GitHub's rate limit is used up; it resets at ")
         assert "UTC (in 60 minutes)" in str(skipped) and "Set GITHUB_TOKEN" in str(skipped)
     assert len(server.requests) == 1 and sleep.calls == []
+
+
+def test_fetch_many_without_tokens_says_why_the_limit_is_low(server, tokenless_settings):
+    urls = ["https://github.com/octo/exhausted/issues/1", "https://github.com/octo/demo/issues/1"]
+    results = fetch_many(urls, tokenless_settings, sleep=FakeSleep())
+    skipped = str(results[1])
+    assert skipped.startswith("Not fetched: GitHub's rate limit is used up")
+    assert "GitHub's unauthenticated rate limit" in skipped and "GITHUB_TOKEN" not in skipped
 
 
 def test_fetch_many_stops_after_a_rate_limit_answer_an_hour_away(server, settings):

@@ -117,3 +117,23 @@ def test_rows_of_the_test_split_need_a_split_and_matching_data(tmp_path):
     split_repositories(["other/a", "other/b", "other/c"]).save(tmp_path / "split.json")
     with pytest.raises(DataLoadError, match="not in the model's split"):
         holdout.rows_of_test_split(data, tmp_path)
+
+
+def test_an_upload_without_a_readable_body_is_refused_in_words():
+    from issue_summarizer.data_sources import load_upload
+
+    frame = pd.DataFrame({"title": ["a", "b", "c"], "body": ["\x01\x02\x03\x04" * 30] * 3})
+    loaded = load_upload("binary.csv", frame.to_csv(index=False).encode())
+    assert len(loaded.frame) == 3  # Loading keeps them: the bodies are text, only unreadable.
+    with pytest.raises(DataLoadError, match=r"^binary.csv: no row has a readable body"):
+        holdout.upload_evaluation_rows(loaded)
+    frame.loc[1, "body"] = "The parser crashes on start."
+    rows = holdout.upload_evaluation_rows(load_upload("mixed.csv", frame.to_csv(index=False).encode()), limit=10)
+    assert rows["title"].tolist() == ["b"] and rows.index.tolist() == [0]
+
+
+def test_bodies_cut_in_the_predictions_are_recognised():
+    from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS
+
+    assert holdout.body_is_cut("x" * PREDICTIONS_BODY_CHARS)
+    assert not holdout.body_is_cut("x" * (PREDICTIONS_BODY_CHARS - 1)) and not holdout.body_is_cut("")

@@ -1,6 +1,7 @@
 """The Ray engine against the local one, on a Ray started here on this machine."""
 
 import gzip
+import json
 
 import pandas as pd
 import pytest
@@ -27,26 +28,34 @@ def inputs(tmp_path_factory):
     rows = make_rows(count=150, repositories=5, seed=3)
     for index in range(0, len(rows), 29):
         rows[index]["body"] = ""
+    # Issues still to be titled: no title, which both engines must title and write back as it was.
+    for index in range(3, len(rows), 17):
+        rows[index]["title"] = None
     for index, row in enumerate(rows):
         row["number"] = index
     csv_path = directory / "issues.csv"
     pd.DataFrame(rows).to_csv(csv_path, index=False)
-    return {"jsonl": write_jsonl_gz(directory / "issues.jsonl.gz", rows), "csv": csv_path}
+    json_path = directory / "issues.json"
+    json_path.write_text(json.dumps(rows[:40]))
+    return {"jsonl": write_jsonl_gz(directory / "issues.jsonl.gz", rows), "csv": csv_path, "json": json_path}
 
 
-@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "json"])
 def test_ray_and_local_engines_write_the_same_titles(local_ray, inputs, trained_tiny_model, tmp_path, kind):
-    suffix = ".jsonl.gz" if kind == "jsonl" else ".csv"
+    suffix = ".csv" if kind == "csv" else ".jsonl.gz"
     outputs = {}
     for engine in ("local", "ray"):
         output = tmp_path / f"{engine}{suffix}"
         argv = ["summarize", "--model", str(trained_tiny_model), "--input", str(inputs[kind]), "--output", str(output)]
         assert main([*argv, "--engine", engine, "--beam-width", "1"]) == 0
-        outputs[engine] = gzip.decompress(output.read_bytes()) if kind == "jsonl" else output.read_bytes()
+        outputs[engine] = output.read_bytes() if kind == "csv" else gzip.decompress(output.read_bytes())
     assert outputs["ray"] == outputs["local"]
     frame = pd.read_csv(tmp_path / "ray.csv") if kind == "csv" else pd.read_json(tmp_path / "ray.jsonl.gz", lines=True)
-    assert list(frame["number"]) == list(range(150))
-    assert (frame["problem"].fillna("") == "empty body").sum() == 6
+    rows = 40 if kind == "json" else 150
+    assert list(frame["number"]) == list(range(rows))
+    assert (frame["problem"].fillna("") == "empty body").sum() == len(range(0, rows, 29))
+    untitled = frame["title"].isna()
+    assert untitled.sum() == len(range(3, rows, 17)) and frame.loc[untitled, "predicted_title"].str.len().gt(0).all()
 
 
 def test_ray_and_local_engines_write_the_same_embeddings(local_ray, inputs, trained_tiny_model, tmp_path):

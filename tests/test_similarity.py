@@ -68,8 +68,16 @@ def test_a_map_places_clusters_apart_and_new_points_near_their_cluster():
 
 
 def test_a_map_needs_enough_issues():
-    with pytest.raises(ValueError, match="at least 10 issues"):
+    from issue_summarizer.input_checks import InputError
+
+    # An error the app shows as it is (see `friendly_errors`), not as something that went wrong.
+    with pytest.raises(InputError, match="^A map needs at least 10 issues with a readable body, and there are 3"):
         similarity.fit_map(np.zeros((3, 4)))
+    with pytest.raises(
+        InputError, match="^few.csv: a map needs at least 10 issues with a readable body, and there is 1"
+    ):
+        similarity.check_map_size(1, "few.csv")
+    similarity.check_map_size(10, "enough.csv")
     with pytest.raises(ValueError, match="5 rows but 4 embeddings"):
         similarity.build_map(pd.DataFrame({"repo": [""] * 5, "title": [""] * 5, "body": [""] * 5}), np.zeros((4, 2)))
 
