@@ -13,6 +13,30 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `--config` when none is given (as `training.DEFAULT_CONFIGURATION`, which this module must not
+# import: it loads TensorFlow).
+DEFAULT_CONFIGURATION = "seed"
+MODEL_FILE = "model.keras"
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count of rows, epochs, beams, ...)."""
+    return _bounded_int(text, 1, "a whole number of at least 1")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0, for counts where 0 has a documented meaning."""
+    return _bounded_int(text, 0, "a whole number of at least 0")
+
+
+def _bounded_int(text: str, minimum: int, expected: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
 
 
 def _load(args, require_title: bool):
@@ -34,7 +58,17 @@ def command_prepare(args) -> None:
     from issue_summarizer.config import named_configuration
     from issue_summarizer.prepare import prepare, save_prepared, summary_lines
 
-    config = named_configuration(args.config)
+    config = named_configuration(args.config or DEFAULT_CONFIGURATION)
+    if (args.out / MODEL_FILE).exists():
+        # prepare writes its own config.json and vocabularies, which would then no longer
+        # describe the model beside them; `train` replaces them only together with the model.
+        raise ValueError(
+            f"{args.out}: holds a trained model ({MODEL_FILE}), whose config.json and vocabularies prepare would "
+            "replace; choose another --out"
+        )
+    if args.out.exists() and not args.out.is_dir():
+        # Checked before the data is read and prepared, which can take minutes.
+        raise ValueError(f"{args.out}: a file, not a directory; --out names the directory to write")
     loaded = _load(args, require_title=True)
     started = time.perf_counter()
     prepared = prepare(loaded, config, workers=args.workers)
@@ -90,7 +124,9 @@ def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine", choices=["local", "ray"], default="local", help="local (default), or Ray Data actors"
     )
     parser.add_argument("--address", help="with --engine ray: an existing Ray cluster (default: start one here)")
-    parser.add_argument("--ray-actors", type=int, default=1, help="with --engine ray: model actors (default: 1)")
+    parser.add_argument(
+        "--ray-actors", type=positive_int, default=1, help="with --engine ray: model actors (default: 1)"
+    )
 
 
 def command_evaluate(args) -> None:
@@ -128,7 +164,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, flag: str, remote: bool
     )
     parser.add_argument("--preset", choices=["kaggle", "news", "corpus"], help="column names of a known format")
     parser.add_argument("--columns", help="column mapping, e.g. title=issue_title,body=body,repo=repo")
-    parser.add_argument("--limit", type=int, help="read only the first N rows")
+    parser.add_argument("--limit", type=positive_int, help="read only the first N rows")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,38 +176,45 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="clean, tokenize, split and encode a data file")
     _add_data_arguments(prepare, "--data")
     prepare.add_argument("--out", required=True, type=Path, help="directory for arrays, vocabularies and stats")
-    prepare.add_argument("--config", default="seed", help="named configuration (seed, attention, transformer, tiny)")
-    prepare.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
+    prepare.add_argument("--config", help="named configuration (seed, attention, transformer, tiny; default: seed)")
+    prepare.add_argument("--workers", type=positive_int, help="processes for tokenizing (default: all cores)")
     prepare.set_defaults(run=command_prepare)
 
     train = commands.add_parser("train", help="prepare the data and train a model directory")
     _add_data_arguments(train, "--data")
     train.add_argument("--out", required=True, type=Path, help="model directory to write")
-    train.add_argument("--config", default="seed", help="named configuration (seed, attention, transformer, tiny)")
-    train.add_argument("--epochs", type=int, help="override the configuration's epochs")
-    train.add_argument("--batch-size", type=int, help="override the configuration's batch size")
+    train.add_argument(
+        "--config",
+        help="named configuration (seed, attention, transformer, tiny; default: seed); with --resume, the run's own",
+    )
+    train.add_argument("--epochs", type=positive_int, help="override the configuration's epochs")
+    train.add_argument("--batch-size", type=positive_int, help="override the configuration's batch size")
     train.add_argument(
         "--precision", choices=["float32", "mixed_bfloat16"], help="override the configuration's precision"
     )
     train.add_argument(
         "--length-buckets",
-        type=int,
+        type=non_negative_int,
         help="override the configuration's length bucketing (N similar-length batch shapes; 0 is off)",
     )
-    train.add_argument("--body-length", type=int, help="override the configuration's body window, in tokens")
+    train.add_argument("--body-length", type=positive_int, help="override the configuration's body window, in tokens")
     train.add_argument(
         "--title-length",
-        type=int,
+        type=positive_int,
         help="override the configuration's title length, markers included; with --resume, the run's arrays are "
         "prepared again from the same --data and --extra-data",
     )
-    train.add_argument("--patience", type=int, help="override the configuration's early-stopping patience")
+    train.add_argument("--patience", type=non_negative_int, help="override the configuration's early-stopping patience")
     train.add_argument(
         "--learning-rate-decay",
         type=float,
         help="multiply the learning rate by this after an epoch without a better validation loss (1: never)",
     )
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in --out, with the run's own --data and settings",
+    )
     train.add_argument("--label-smoothing", type=float, help="override the configuration's label smoothing (0: off)")
     train.add_argument(
         "--learning-rate",
@@ -187,8 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="more training rows (other trackers, pull requests); repeatable",
     )
-    train.add_argument("--max-rows-per-repository", type=int, help="cap training rows per repository (0: no cap)")
-    train.add_argument("--workers", type=int, help="processes for tokenizing (default: all cores)")
+    train.add_argument(
+        "--max-rows-per-repository", type=non_negative_int, help="cap training rows per repository (0: no cap)"
+    )
+    train.add_argument("--workers", type=positive_int, help="processes for tokenizing (default: all cores)")
     train.set_defaults(run=command_train)
 
     average = commands.add_parser(
@@ -203,10 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(summarize, "--input", remote=True)
     summarize.add_argument("--output", required=True, type=Path, help="CSV, JSONL(.gz) or parquet file to write")
-    summarize.add_argument("--beam-width", type=int, help="1 for greedy decoding (default: the model's tuned width)")
-    summarize.add_argument("--batch-size", type=int, default=256)
+    summarize.add_argument(
+        "--beam-width", type=positive_int, help="1 for greedy decoding (default: the model's tuned width)"
+    )
+    summarize.add_argument("--batch-size", type=positive_int, default=256)
     # 2,000 rows keep a run under 2 GiB (bench/streaming.py); 10,000 peaked at 2.16 GiB.
-    summarize.add_argument("--chunk-rows", type=int, default=2_000, help="rows read, titled and written at a time")
+    summarize.add_argument(
+        "--chunk-rows", type=positive_int, default=2_000, help="rows read, titled and written at a time"
+    )
     summarize.add_argument("--resume", action="store_true", help="continue an interrupted run after its last chunk")
     _add_engine_arguments(summarize)
     summarize.set_defaults(run=command_summarize)
@@ -215,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(embed, "--input", remote=True)
     embed.add_argument("--output", required=True, type=Path, help="parquet file to write")
-    embed.add_argument("--chunk-rows", type=int, default=10_000, help="rows read and embedded at a time")
+    embed.add_argument("--chunk-rows", type=positive_int, default=10_000, help="rows read and embedded at a time")
     _add_engine_arguments(embed)
     embed.set_defaults(run=command_embed)
 
@@ -223,19 +272,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(evaluate, "--data")
     evaluate.add_argument("--split", default="test", help="test, validation, or all (every row of --data)")
-    evaluate.add_argument("--beam-width", type=int, help="1 for greedy decoding (default: the model's tuned width)")
+    evaluate.add_argument(
+        "--beam-width", type=positive_int, help="1 for greedy decoding (default: the model's tuned width)"
+    )
     evaluate.add_argument("--out", type=Path, help="directory for metrics and predictions (default: the model's)")
     evaluate.set_defaults(run=command_evaluate)
 
     tune = commands.add_parser("tune", help="choose decoding defaults by validation ROUGE-L")
     tune.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
     _add_data_arguments(tune, "--data")
-    tune.add_argument("--rows", type=int, default=1000, help="validation rows to score (default: 1000; 0: all)")
+    tune.add_argument(
+        "--rows", type=non_negative_int, default=1000, help="validation rows to score (default: 1000; 0: all)"
+    )
     # The grid's axes (defaults in decoding_search.py, which this module must not import: it loads TensorFlow).
-    tune.add_argument("--beam-widths", type=int, nargs="+", help="grid: beam widths (default: 1 4 8)")
+    tune.add_argument("--beam-widths", type=positive_int, nargs="+", help="grid: beam widths (default: 1 4 8)")
     tune.add_argument("--length-penalties", type=float, nargs="+", help="grid: length penalties (default: 0.6 1 1.4)")
-    tune.add_argument("--ngram-blocks", type=int, nargs="+", help="grid: blocked repeated n-grams (default: 0 1 2)")
-    tune.add_argument("--min-lengths", type=int, nargs="+", help="grid: minimum title words (default: 0 4)")
+    tune.add_argument(
+        "--ngram-blocks", type=non_negative_int, nargs="+", help="grid: blocked repeated n-grams (default: 0 1 2)"
+    )
+    tune.add_argument(
+        "--min-lengths", type=non_negative_int, nargs="+", help="grid: minimum title words (default: 0 4)"
+    )
     tune.set_defaults(run=command_tune)
 
     compare = commands.add_parser("compare", help="is one model's score on the same rows better than another's?")
@@ -246,14 +303,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe_os_error(error: OSError) -> str:
+    if error.filename is None or error.strerror is None:
+        return str(error)  # Raised with a message of our own, such as "model/config.json: missing".
+    return f"{error.filename}: {error.strerror}"
+
+
 def main(argv: list[str] | None = None) -> int:
     from issue_summarizer.data_loading import DataLoadError
 
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (DataLoadError, ValueError, FileNotFoundError) as error:
+    except (DataLoadError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A file the system refused (a directory given for a file, a full disk, no permission):
+        # one line that names it, as for every other user error.
+        print(f"error: {_describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

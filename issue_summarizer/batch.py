@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
 from issue_summarizer.github_issues import GitHubError, GitHubSettings, fetch_many
 from issue_summarizer.input_checks import InputError, check_body
-from issue_summarizer.summarizer import Summarizer
+from issue_summarizer.summarizer import Summarizer, check_beam_width, model_digest
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
 EXTRA_COLUMNS = ("predicted_title", "title_score", "problem")
@@ -101,6 +102,27 @@ def summarize_frame(
     return result
 
 
+def refuse_output_that_is_input(source: str | Path, output: str | Path) -> None:
+    """Raise `DataLoadError` when `output` is the file `source` names (the same path, a link to it).
+
+    The output is opened for writing while the input is still being read chunk by chunk, so
+    writing over the input would destroy the rows not yet read. Object-storage inputs
+    (`s3://...`) are never a local output.
+    """
+    if "://" in str(source):
+        return
+    source, output = Path(source).expanduser(), Path(output).expanduser()
+    try:
+        same = os.path.samefile(source, output)
+    except OSError:  # One of them does not exist (yet), so they are not one file now.
+        same = source.resolve() == output.resolve()
+    if same:
+        raise DataLoadError(
+            f"{output}: this is the input file, which is still being read while the output is written; "
+            "choose another --output"
+        )
+
+
 def progress_path(output: str | Path) -> Path:
     """Where an interrupted `summarize` records how far it got: beside its output."""
     output = Path(output)
@@ -115,14 +137,20 @@ class ChunkWriter:
     """
 
     def __init__(self, path: Path, append: bool = False) -> None:
+        self.check(path, append)
         self.path = path
         self.name = path.name.lower()
-        if not self.name.endswith(OUTPUT_SUFFIXES):
-            raise DataLoadError(f"{path}: unknown output type; use one of {', '.join(OUTPUT_SUFFIXES)}")
-        if append and self.name.endswith(".parquet"):
-            raise DataLoadError(f"{path}: a parquet output cannot be resumed; write CSV or JSONL to use --resume")
         self.started = append
         self.parquet = None
+
+    @staticmethod
+    def check(path: Path, append: bool = False) -> None:
+        """Raise `DataLoadError` for an output this writer cannot write (or append to), before any work."""
+        name = path.name.lower()
+        if not name.endswith(OUTPUT_SUFFIXES):
+            raise DataLoadError(f"{path}: unknown output type; use one of {', '.join(OUTPUT_SUFFIXES)}")
+        if append and name.endswith(".parquet"):
+            raise DataLoadError(f"{path}: a parquet output cannot be resumed; write CSV or JSONL to use --resume")
 
     def write(self, frame: pd.DataFrame) -> None:
         first, self.started = not self.started, True
@@ -153,26 +181,60 @@ class ChunkWriter:
             self.parquet.close()
 
 
-def _resume_point(args, input_identity: str) -> tuple[int, bool]:
-    """Rows already written by an interrupted run of the same job, and whether there are any.
+def job_settings(args, summarizer: Summarizer, input_identity: str) -> dict:
+    """What decides the titles a `summarize` run writes, recorded in its progress file so that
+    `--resume` continues only the same job: the input, the chunk size, how the columns are read,
+    the model (by content, see `model_digest`) and the beam width it decodes with."""
+    return {
+        "input": input_identity,
+        "chunk_rows": args.chunk_rows,
+        "columns": [args.preset, args.columns],
+        "model": str(Path(args.model).resolve()),
+        "model_digest": model_digest(args.model),
+        # The width actually used, so that naming the model's own width resumes a run that did not.
+        "beam_width": summarizer.decoding_options(args.beam_width, None).beam_width,
+    }
 
-    The output is cut back to its size after the last complete chunk, so a chunk that was
-    being written when the run stopped is written again, once.
+
+def _changed_settings(recorded: dict, current: dict) -> list[str]:
+    """The settings of `current` that differ from an interrupted run's, as a person names them."""
+    changes = []
+    if recorded.get("input") != current["input"]:
+        changes.append("input file (or the file changed since)")
+    if recorded.get("chunk_rows") != current["chunk_rows"]:
+        changes.append(f"--chunk-rows (the run used {recorded.get('chunk_rows')}, now {current['chunk_rows']})")
+    if recorded.get("columns") != current["columns"]:
+        changes.append("--preset or --columns")
+    if recorded.get("model_digest") != current["model_digest"]:
+        was = recorded.get("model", "unknown")
+        what = "changed since (retrained or tuned)" if was == current["model"] else f"was {was}"
+        changes.append(f"--model ({current['model']}; the run's model {what})")
+    if recorded.get("beam_width") != current["beam_width"]:
+        changes.append(f"--beam-width (the run used {recorded.get('beam_width')}, now {current['beam_width']})")
+    return changes
+
+
+def _resume_point(args, settings: dict) -> tuple[int, int | None]:
+    """Rows already written by an interrupted run of the same job, and the output's size after
+    its last complete chunk (None when there is nothing to resume).
+
+    A run with other settings would mix two decodings in one file, so it is refused, naming
+    what differs. Nothing is changed on disk here.
     """
     state_path = progress_path(args.output)
     if not args.resume or not state_path.is_file():
-        return 0, False
+        return 0, None
     state = json.loads(state_path.read_text(encoding="utf-8"))
-    if state.get("input") != input_identity or state.get("chunk_rows") != args.chunk_rows:
+    changes = _changed_settings(state, settings)
+    if changes:
         raise DataLoadError(
-            f"{state_path}: records a run on another input file or chunk size; start again without --resume"
+            f"{state_path}: records a run with another {'; another '.join(changes)}; "
+            "resume with the same settings, or start again without --resume"
         )
     output = Path(args.output)
     if not output.is_file() or output.stat().st_size < state["output_bytes"]:
         raise DataLoadError(f"{output}: shorter than the interrupted run left it; start again without --resume")
-    with output.open("r+b") as handle:
-        handle.truncate(state["output_bytes"])
-    return int(state["rows"]), True
+    return int(state["rows"]), int(state["output_bytes"])
 
 
 def summarize_file(args) -> None:
@@ -180,20 +242,32 @@ def summarize_file(args) -> None:
 
     Each chunk is read, titled and appended to the output before the next is read, so memory
     stays flat whatever the file's size. After every chunk the progress file beside the output
-    records the rows done; `--resume` continues from there after an interruption. Every input
-    row comes out once, in order, with its `problem` column.
+    records the rows done and the job's settings; `--resume` continues from there after an
+    interruption, and only with the same settings. Every input row comes out once, in order,
+    with its `problem` column.
     """
     from tqdm.auto import tqdm
 
     output = Path(args.output)
     if args.chunk_rows < 1:
         raise DataLoadError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    if args.beam_width is not None:
+        check_beam_width(args.beam_width)
+    # Refused before the model loads and before the output is touched.
+    refuse_output_that_is_input(args.input, output)
+    ChunkWriter.check(output, append=args.resume)
     source = Path(args.input)
     input_identity = f"{source.resolve()}:{source.stat().st_size}" if source.is_file() else ""
-    done, resumed = _resume_point(args, input_identity)
+    summarizer = Summarizer.load(args.model)
+    settings = job_settings(args, summarizer, input_identity)
+    done, output_bytes = _resume_point(args, settings)
+    resumed = output_bytes is not None
     output.parent.mkdir(parents=True, exist_ok=True)
     writer = ChunkWriter(output, append=resumed)
-    summarizer = Summarizer.load(args.model)
+    if resumed:
+        # Cut off a chunk that was being written when the run stopped: it is written again, once.
+        with output.open("r+b") as handle:
+            handle.truncate(output_bytes)
     mapping = parse_column_mapping(args.columns)
     row, failed, written = 0, 0, done
     with tqdm(desc="summarize", unit="issue", initial=done) as bar, contextlib.closing(writer):
@@ -216,14 +290,7 @@ def summarize_file(args) -> None:
             row += len(raw)
             written = row
             failed += sum(1 for problem in result["problem"] if problem)
-            state = json.dumps(
-                {
-                    "input": input_identity,
-                    "chunk_rows": args.chunk_rows,
-                    "rows": row,
-                    "output_bytes": output.stat().st_size,
-                }
-            )
+            state = json.dumps({**settings, "rows": row, "output_bytes": output.stat().st_size})
             write_atomically(progress_path(output), lambda path, text=state: path.write_text(text))
     if row == 0:
         raise DataLoadError(f"{args.input}: the file has no rows")

@@ -3,7 +3,9 @@
 The mean of nearby points on the optimisation path often sits lower in the loss than any of
 them (Polyak averaging; Vaswani et al. averaged the last checkpoints of every Transformer).
 It costs no training, only a validation pass per candidate, so `average` keeps the mean only
-when it lowers the validation loss of the last checkpoint.
+when it lowers the validation loss of the weights `model.keras` holds now. Those are not
+always the last checkpoint's: early stopping ships its best epoch, and an earlier `average`
+its mean, either of which may beat the new mean.
 
     python -m issue_summarizer average --model runs/model-250 --last 3
 """
@@ -17,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from issue_summarizer.config import SummarizerConfig
+from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
 from issue_summarizer.prepare import ARRAYS_FILE
 from issue_summarizer.training import AVERAGING_FILE, CHECKPOINT_DIRECTORY, split_inputs, training_dataset
 
+MODEL_FILE = "model.keras"
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.keras$")
 
 
@@ -50,15 +53,19 @@ class AveragingResult:
     checkpoints: list[str]
     last_loss: float
     averaged_loss: float
+    # The validation loss of the weights model.keras holds, or None where there is no model.keras yet.
+    model_loss: float | None = None
 
     @property
     def helps(self) -> bool:
-        return self.averaged_loss < self.last_loss
+        """Whether the mean beats what would otherwise be shipped: model.keras, or the last checkpoint."""
+        return self.averaged_loss < (self.last_loss if self.model_loss is None else self.model_loss)
 
 
 def average_last_checkpoints(directory: str | Path, last: int):
     """(the model holding the mean of the last `last` epoch checkpoints, an `AveragingResult`
-    with both models' validation losses on the run's prepared validation rows)."""
+    with the validation losses of the mean, of the last checkpoint and of the weights in
+    `model.keras`, all on the run's prepared validation rows)."""
     import keras
 
     import issue_summarizer.model  # noqa: F401  Registers the custom layers for deserialization.
@@ -69,7 +76,15 @@ def average_last_checkpoints(directory: str | Path, last: int):
         raise ValueError("average at least 2 checkpoints")
     if len(paths) < last:
         raise ValueError(f"{directory}: {len(paths)} epoch checkpoints, fewer than the {last} asked for")
-    arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
+    checkpoints = directory / CHECKPOINT_DIRECTORY
+    if (checkpoints / CONFIG_FILE).is_file():
+        # Its checkpoints and arrays belong to the new description waiting there, not to the
+        # directory's config.json and model.keras.
+        raise ValueError(
+            f"{directory}: a training run in {checkpoints} has not finished; "
+            "finish it with `train --resume` before averaging its checkpoints"
+        )
+    arrays_path = checkpoints / ARRAYS_FILE
     if not arrays_path.is_file():
         raise ValueError(f"{arrays_path}: missing; the validation rows are needed to judge the average")
     config = SummarizerConfig.load(directory)
@@ -82,10 +97,20 @@ def average_last_checkpoints(directory: str | Path, last: int):
     data = training_dataset(*validation, config.batch_size, shuffle_seed=None)
     last_model = models[-1]
     last_loss = float(last_model.evaluate(data, verbose=0))
+    model_loss = None
+    model_path = directory / MODEL_FILE
+    if model_path.is_file():
+        # model.keras is saved without its optimizer and loss, so its weights are judged in the
+        # compiled checkpoint model, by the same loss as the mean.
+        try:
+            last_model.set_weights(keras.saving.load_model(model_path, compile=False).get_weights())
+        except ValueError as error:
+            raise ValueError(f"{model_path}: its weights do not fit the run's checkpoints ({error})") from None
+        model_loss = float(last_model.evaluate(data, verbose=0))
     averaged = average_weights([model.get_weights() for model in models])
     last_model.set_weights(averaged)
     averaged_loss = float(last_model.evaluate(data, verbose=0))
-    return last_model, AveragingResult([path.name for path in chosen], last_loss, averaged_loss)
+    return last_model, AveragingResult([path.name for path in chosen], last_loss, averaged_loss, model_loss)
 
 
 def average_command(args) -> None:
@@ -96,15 +121,17 @@ def average_command(args) -> None:
 
     directory = Path(args.model)
     model, result = average_last_checkpoints(directory, args.last)
+    shipped = "" if result.model_loss is None else f"{MODEL_FILE} {result.model_loss:.4f}, "
     print(
-        f"validation loss: last checkpoint {result.last_loss:.4f}, mean of {', '.join(result.checkpoints)} "
-        f"{result.averaged_loss:.4f}"
+        f"validation loss: {shipped}last checkpoint {result.last_loss:.4f}, "
+        f"mean of {', '.join(result.checkpoints)} {result.averaged_loss:.4f}"
     )
     kept = result.helps or args.force
     if kept:
-        save_for_inference(model, SummarizerConfig.load(directory), directory / "model.keras")
-        print(f"wrote the averaged weights to {directory / 'model.keras'}")
+        save_for_inference(model, SummarizerConfig.load(directory), directory / MODEL_FILE)
+        print(f"wrote the averaged weights to {directory / MODEL_FILE}")
     else:
-        print("the average does not lower the validation loss; model.keras is unchanged")
+        compared = "the last checkpoint's" if result.model_loss is None else f"that of {MODEL_FILE}"
+        print(f"the average does not lower the validation loss below {compared}; {MODEL_FILE} is unchanged")
     record = {**result.__dict__, "kept": kept}
     write_atomically(directory / AVERAGING_FILE, lambda path: path.write_text(json.dumps(record, indent=1)))

@@ -141,6 +141,21 @@ class SummarizerConfig:
                 raise ValueError(f"{name} is too small: {getattr(self, name)}")
         if self.title_length < 3:
             raise ValueError("title_length must leave room for the start and end markers (at least 3)")
+        # Training settings. A command-line flag reaches these unchecked, and out of range they
+        # fail late (a batch of 0 rows inside TensorFlow) or not at all: no epoch leaves an
+        # untrained model, and a negative rate climbs the loss instead of descending it.
+        for name in ("epochs", "batch_size", "min_count", "max_rows_per_eval_repository"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.patience < 0:
+            raise ValueError(f"patience must not be negative, got {self.patience}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be greater than 0, got {self.learning_rate}")
+        if self.max_rows_per_train_repository is not None and self.max_rows_per_train_repository < 1:
+            raise ValueError(
+                "max_rows_per_train_repository must be at least 1 (or None for no cap), "
+                f"got {self.max_rows_per_train_repository}"
+            )
         if self.beam_width < 1:
             raise ValueError(f"beam_width must be at least 1 (1 is greedy decoding), got {self.beam_width}")
         for name in ("length_penalty", "no_repeat_ngram_size", "min_title_length"):

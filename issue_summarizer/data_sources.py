@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from issue_summarizer.data_loading import SUFFIXES, DataLoadError, LoadedData, load_issues, read_table
@@ -146,4 +147,5 @@ def load_titling_upload(name: str, data: bytes) -> tuple[LoadedData, str | None]
 
 def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows whose body the model accepts (`check_body` refuses empty and binary text)."""
-    return frame[[is_summarizable(body) for body in frame["body"]]]
+    # A boolean array selects rows even for an empty frame, where an empty list would select columns.
+    return frame.loc[np.array([is_summarizable(body) for body in frame["body"]], dtype=bool)]

@@ -106,8 +106,21 @@ def tune_command(args) -> None:
     split = RepositorySplit.load(Path(args.model) / "split.json")
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     frame = select_rows(loaded, "validation", split)
-    # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting.
-    frame = frame[[is_summarizable(body) for body in frame["body"]]]
+    if frame.empty:
+        raise ValueError(
+            f"{args.data}: no validation rows to tune on: none of the {len(loaded.frame):,} rows read is in a "
+            "repository of the model's validation split; tune on the data the model was trained on "
+            "(with a --limit large enough to reach its validation repositories)"
+        )
+    # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting. A
+    # boolean array selects rows even when it is empty (an empty list would select columns).
+    validation_rows = len(frame)
+    frame = frame.loc[np.array([is_summarizable(body) for body in frame["body"]], dtype=bool)]
+    if frame.empty:
+        raise ValueError(
+            f"{args.data}: no validation rows to tune on: the model refuses the body (empty or binary) "
+            f"of all {validation_rows:,} validation rows"
+        )
     if args.rows and len(frame) > args.rows:
         frame = frame.sample(n=args.rows, random_state=summarizer.config.seed)
     bodies = frame["body"].tolist()

@@ -97,11 +97,15 @@ def embed_file(args) -> None:
     """`embed --model DIR --input FILE --output vectors.parquet [--chunk-rows N]`."""
     from tqdm.auto import tqdm
 
+    from issue_summarizer.batch import refuse_output_that_is_input
+
     output = Path(args.output)
     if not output.name.lower().endswith(".parquet"):
         raise DataLoadError(f"{output}: the embeddings are written as parquet; name the output *.parquet")
     if args.chunk_rows < 1:
         raise DataLoadError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    # Before the model loads: the parquet writer would replace the input while it is being read.
+    refuse_output_that_is_input(args.input, output)
     summarizer = Summarizer.load(args.model)
     mapping = parse_column_mapping(args.columns)
     output.parent.mkdir(parents=True, exist_ok=True)

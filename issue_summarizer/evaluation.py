@@ -21,12 +21,13 @@ import pandas as pd
 
 from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.cleaning import PLACEHOLDERS, CleaningOptions
+from issue_summarizer.config import SummarizerConfig
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS
 from issue_summarizer.detokenization import detokenize
 from issue_summarizer.input_checks import is_summarizable
 from issue_summarizer.splitting import RepositorySplit, split_indices
-from issue_summarizer.summarizer import GeneratedTitle, Summarizer
+from issue_summarizer.summarizer import GeneratedTitle, Summarizer, check_beam_width
 from issue_summarizer.title_tags import starts_with_tag
 from issue_summarizer.tokenization import clean_and_tokenize
 from issue_summarizer.vocabulary import END, PAD, RARE, START
@@ -256,16 +257,73 @@ def evaluate_frame(
     return metrics, table
 
 
+def metrics_name(split_name: str) -> str:
+    """The metrics file of one split: `metrics.json` (the model card) for the test split."""
+    return METRICS_FILE if split_name == "test" else f"metrics_{split_name}.json"
+
+
+def _same_directory(first: Path, second: Path) -> bool:
+    try:
+        return first.samefile(second)
+    except OSError:  # One does not exist yet.
+        return first.resolve() == second.resolve()
+
+
+def metrics_directory(
+    model_directory: str | Path,
+    out: str | Path | None,
+    split_name: str = "test",
+    beam_width: int | None = None,
+    limit: int | None = None,
+) -> Path:
+    """Where an evaluation writes its metrics and predictions: `out`, else the model directory.
+
+    The model directory's files are the model's record, which the app shows (`metrics.json` is
+    its model card), so only the model's standard evaluation may write there: every row of the
+    data, decoded as the model decodes by default. An evaluation of part of the data
+    (`limit`) or with another beam width is refused there with a ValueError that asks for `out`.
+    """
+    if beam_width is not None:
+        check_beam_width(beam_width)
+    model_directory = Path(model_directory)
+    target = Path(out) if out is not None else model_directory
+    if not _same_directory(target, model_directory):
+        return target
+    reasons = []
+    if limit is not None:
+        reasons.append(f"--limit {limit} reads only part of the data")
+    if beam_width is not None:
+        try:
+            own = SummarizerConfig.load(model_directory).beam_width
+        except (OSError, ValueError):
+            own = None  # Not a loadable model directory: loading the model says what is wrong.
+        if own is not None and beam_width != own:
+            reasons.append(f"--beam-width {beam_width} is not the model's own width ({own})")
+    if reasons:
+        raise ValueError(
+            f"{model_directory}: {' and '.join(reasons)}, so the results would replace the model's "
+            f"{metrics_name(split_name)} with figures that are not its standard evaluation; "
+            "write them elsewhere with --out DIR"
+        )
+    return target
+
+
 def evaluate_model_directory(
     model_directory: str | Path,
     loaded: LoadedData,
     split_name: str = "test",
     beam_width: int | None = None,
     out: Path | None = None,
+    limit: int | None = None,
 ) -> dict:
-    """Evaluate a model directory on one split of loaded data; write metrics and predictions."""
+    """Evaluate a model directory on one split of loaded data; write metrics and predictions.
+
+    They go to `out`, or into the model directory when this is its standard evaluation (see
+    `metrics_directory`); `limit` is the row limit `loaded` was read with, if any.
+    """
     from tqdm.auto import tqdm
 
+    out = metrics_directory(model_directory, out, split_name, beam_width, limit)
     summarizer = Summarizer.load(model_directory)
     split_path = Path(model_directory) / "split.json"
     split = RepositorySplit.load(split_path) if split_path.is_file() else None
@@ -273,9 +331,8 @@ def evaluate_model_directory(
     with tqdm(total=len(frame), desc="summarize", unit="issue") as bar:
         metrics, table = evaluate_frame(summarizer, frame, beam_width=beam_width, progress=bar.update)
     metrics.update({"split": split_name, "data": str(loaded.path)})
-    out = Path(out or model_directory)
     out.mkdir(parents=True, exist_ok=True)
-    name = METRICS_FILE if split_name == "test" else f"metrics_{split_name}.json"
+    name = metrics_name(split_name)
     # Atomic, so that the app, which may be reading these files, never sees half of one.
     write_atomically(out / name, lambda temporary: temporary.write_text(json.dumps(metrics, indent=1)))
     write_atomically(
@@ -288,10 +345,12 @@ def evaluate_model_directory(
 
 
 def evaluate_command(args) -> None:
+    # Refused before the data is read, which for the whole corpus takes a while.
+    metrics_directory(args.model, args.out, args.split, args.beam_width, args.limit)
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     for problem in loaded.problems:
         print(problem, file=sys.stderr)
-    evaluate_model_directory(args.model, loaded, args.split, args.beam_width, args.out)
+    evaluate_model_directory(args.model, loaded, args.split, args.beam_width, args.out, limit=args.limit)
 
 
 def format_metrics(metrics: dict) -> str:

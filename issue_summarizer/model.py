@@ -16,8 +16,10 @@ the body once, and a decoder that advances a whole batch of titles by one token.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -119,7 +121,29 @@ def save_for_inference(model: keras.Model, config: SummarizerConfig, path) -> No
     with precision_policy("float32"):
         inference = build_training_model(config, compile=False)
     inference.set_weights(model.get_weights())
-    inference.save(path)
+    save_atomically(inference, path)
+
+
+def save_atomically(model: keras.Model, path: str | Path) -> Path:
+    """`model.save(path)` through a temporary file beside it, renamed into place once complete.
+
+    A rename within one directory is atomic, so an interrupted save (Ctrl-C, a full disk) leaves
+    the previous file as it was, and the app never loads a half-written one. Keras refuses a
+    file name that does not end in `.keras`, so the temporary name keeps that ending; its
+    leading dot keeps it out of `epoch-*.keras` globs.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(handle)
+    try:
+        model.save(temporary)
+        # mkstemp makes the file readable by its owner only; a model file is served by other users too.
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def extended_vocabulary_size(config: SummarizerConfig) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from issue_summarizer.batch import ChunkWriter, output_rows, summarize_frame
+from issue_summarizer.batch import ChunkWriter, output_rows, refuse_output_that_is_input, summarize_frame
 from issue_summarizer.data_loading import (
     DataLoadError,
     is_json_array_file,
@@ -31,7 +31,7 @@ from issue_summarizer.data_loading import (
     read_table,
 )
 from issue_summarizer.embedding_file import embeddable_rows
-from issue_summarizer.summarizer import REQUIRED_FILES, Summarizer
+from issue_summarizer.summarizer import REQUIRED_FILES, Summarizer, check_beam_width
 
 # Rows per actor call: large enough that Ray's per-task overhead (milliseconds) is small next
 # to titling them (seconds), small enough to spread a file over many actors.
@@ -175,6 +175,12 @@ def summarize_with_ray(args) -> None:
     if args.resume:
         raise DataLoadError("--resume works with the local engine; rerun without --resume, or with --engine local")
     output = Path(args.output)
+    # Checked here, on the driver, before Ray starts or the model loads: a bad width would
+    # otherwise fail in every actor, and the writer would replace a local input while Ray reads it.
+    if args.beam_width is not None:
+        check_beam_width(args.beam_width)
+    refuse_output_that_is_input(args.input, output)
+    ChunkWriter.check(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     writer = ChunkWriter(output)
     written, failed = 0, 0
@@ -199,6 +205,7 @@ def embed_with_ray(args) -> None:
     from issue_summarizer.embedding_file import VectorWriter
 
     output = Path(args.output)
+    refuse_output_that_is_input(args.input, output)
     output.parent.mkdir(parents=True, exist_ok=True)
     writer, row = VectorWriter(output), 0
     try:

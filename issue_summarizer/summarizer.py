@@ -41,6 +41,33 @@ class ModelDirectoryError(ValueError):
     """A model directory is missing, incomplete or corrupt. The message says which file and how."""
 
 
+def check_beam_width(beam_width: int) -> int:
+    """`beam_width` when it is a width beam search can use (1 is greedy), else a ValueError naming it.
+
+    Callers check before they load a model or write anything, so a bad width fails at once.
+    """
+    if isinstance(beam_width, bool) or not isinstance(beam_width, int | np.integer) or beam_width < 1:
+        raise ValueError(
+            f"the beam width must be a whole number of at least 1 (1 is greedy decoding), got {beam_width!r}"
+        )
+    return int(beam_width)
+
+
+def model_digest(directory: str | Path) -> str:
+    """A digest of the files a `Summarizer` loads from `directory`: it changes when the model is
+    retrained, averaged or tuned (which rewrites `config.json`), and not when the directory is
+    copied or moved. A file that is missing is left out; loading the model reports it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in REQUIRED_FILES:
+        path = Path(directory) / name
+        if path.is_file():
+            with path.open("rb") as handle:
+                digest.update(name.encode("utf-8") + b"\0" + hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()[:32]
+
+
 @dataclass
 class PreparedBatch:
     body_ids: np.ndarray
@@ -328,11 +355,12 @@ class Summarizer:
             "no_repeat_ngram_size": config.no_repeat_ngram_size,
             "min_length": config.min_title_length,
         }
-        max_length = max_length or config.title_length - 1
-        defaults["min_length"] = min(defaults["min_length"], max_length)
-        return DecodingOptions(
-            beam_width=beam_width or config.beam_width, max_length=max_length, **{**defaults, **settings}
-        )
+        # Only None means "the model's own": a 0 passed on is a mistake to report, not a default to
+        # fall back to silently (`DecodingOptions` refuses a max_length of 0 itself).
+        beam_width = config.beam_width if beam_width is None else check_beam_width(beam_width)
+        max_length = config.title_length - 1 if max_length is None else max_length
+        defaults["min_length"] = min(defaults["min_length"], max(max_length, 0))
+        return DecodingOptions(beam_width=beam_width, max_length=max_length, **{**defaults, **settings})
 
     def title_words(self, ids: Sequence[int], unknown_words: Sequence[str] = (), show_rare: bool = False) -> list[str]:
         return words_from_ids(ids, self.title_vocabulary, unknown_words, show_rare=show_rare)

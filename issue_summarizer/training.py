@@ -6,6 +6,10 @@ The directory ends up self-describing: `model.keras`, `config.json`, both vocabu
 `length_stats.json`, `split.json`, `provenance.json` (source file, row counts, split sizes,
 no text), `history.json` and `training.json`. Encoded arrays and checkpoints go to
 `checkpoints/` inside it, which is never committed because it is derived from issue text.
+
+A run keeps its new description files in `checkpoints/` too, and moves them into the model
+directory only once its `model.keras` is saved: until then the directory goes on describing
+the model it holds, even if the run fails or is interrupted.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.config import CONFIG_FILE, SummarizerConfig, named_configuration
 from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
@@ -30,6 +35,7 @@ from issue_summarizer.prepare import (
     ARRAYS_FILE,
     BODY_VOCABULARY_FILE,
     DESCRIPTION_FILES,
+    PROVENANCE_FILE,
     SPLIT_FILE,
     TITLE_VOCABULARY_FILE,
     prepare,
@@ -40,6 +46,9 @@ from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.vocabulary import Vocabulary
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `--config` when none is given. The flag has no argparse default, so that `--resume` can tell
+# a configuration the user named from one nobody asked for.
+DEFAULT_CONFIGURATION = "seed"
 CHECKPOINT_DIRECTORY = "checkpoints"
 CHECKPOINT_MODEL = "last.keras"
 CHECKPOINT_STATE = "state.json"
@@ -179,6 +188,8 @@ def _make_callbacks(
 ):
     import keras
 
+    from issue_summarizer.model import save_atomically
+
     checkpoints = directory / CHECKPOINT_DIRECTORY
 
     class EpochCheckpoint(keras.callbacks.Callback):
@@ -192,9 +203,14 @@ def _make_callbacks(
         def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
-            self.model.save(checkpoints / CHECKPOINT_MODEL)
-            shutil.copyfile(checkpoints / CHECKPOINT_MODEL, checkpoints / EPOCH_CHECKPOINT.format(epoch=epoch + 1))
-            (checkpoints / CHECKPOINT_STATE).write_text(json.dumps({"epoch": epoch + 1, "history": history}))
+            # Each file is written whole or not at all, so a run interrupted here still resumes.
+            save_atomically(self.model, checkpoints / CHECKPOINT_MODEL)
+            write_atomically(
+                checkpoints / EPOCH_CHECKPOINT.format(epoch=epoch + 1),
+                lambda path: shutil.copyfile(checkpoints / CHECKPOINT_MODEL, path),
+            )
+            state = json.dumps({"epoch": epoch + 1, "history": history})
+            write_atomically(checkpoints / CHECKPOINT_STATE, lambda path: path.write_text(state))
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=initial_epoch
@@ -241,6 +257,19 @@ def _continue_with(model, config: SummarizerConfig, learning_rate: float | None)
         model.compile(optimizer=model.optimizer, loss=training_loss(config), weighted_metrics=[])
 
 
+def read_checkpoint_state(path: Path) -> tuple[int, dict[str, list[float]]]:
+    """The epochs done and the history recorded in a checkpoint's `state.json`, or a
+    `ValueError` that names the file."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        return int(state["epoch"]), dict(state["history"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{path}: not a valid checkpoint state ({type(error).__name__}: {error}); "
+            "run without --resume to start a new run"
+        ) from None
+
+
 def train_model(
     arrays: dict[str, np.ndarray],
     config: SummarizerConfig,
@@ -281,8 +310,7 @@ def train_model(
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with precision_policy(config.precision), scope:
         if resume and state_file.is_file() and (checkpoints / CHECKPOINT_MODEL).is_file():
-            state = json.loads(state_file.read_text())
-            initial_epoch, history = state["epoch"], state["history"]
+            initial_epoch, history = read_checkpoint_state(state_file)
             model = keras.saving.load_model(checkpoints / CHECKPOINT_MODEL)
             _continue_with(model, config, resume_learning_rate)
             print(f"resuming from epoch {initial_epoch} at learning rate {float(model.optimizer.learning_rate):.2g}")
@@ -313,7 +341,7 @@ def train_model(
 
 
 def _config_from_args(args) -> SummarizerConfig:
-    config = named_configuration(args.config)
+    config = named_configuration(args.config or DEFAULT_CONFIGURATION)
     overrides = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -351,9 +379,9 @@ def _prepare_again(loaded: LoadedData, args, config: SummarizerConfig, directory
     checkpoints = directory / CHECKPOINT_DIRECTORY
     extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
     prepared = prepare(loaded, config, workers=args.workers, extra=extra)
-    same_split = RepositorySplit.load(directory / SPLIT_FILE) == prepared.split
+    same_split = RepositorySplit.load(run_file(directory, SPLIT_FILE)) == prepared.split
     same_vocabularies = all(
-        Vocabulary.load(directory / name).tokens == vocabulary.tokens
+        Vocabulary.load(run_file(directory, name)).tokens == vocabulary.tokens
         for name, vocabulary in (
             (BODY_VOCABULARY_FILE, prepared.body_vocabulary),
             (TITLE_VOCABULARY_FILE, prepared.title_vocabulary),
@@ -370,12 +398,122 @@ def _prepare_again(loaded: LoadedData, args, config: SummarizerConfig, directory
     return prepared.arrays
 
 
+def run_file(directory: Path, name: str) -> Path:
+    """A run's own description file: the one waiting in its checkpoints while the run is under
+    way (a new run's, or a resumed run's with new settings), else the model directory's."""
+    pending = directory / CHECKPOINT_DIRECTORY / name
+    return pending if pending.is_file() else directory / name
+
+
 def _promote_run_files(directory: Path) -> None:
-    """Move a finished resumed run's new description files from its checkpoints into the directory."""
+    """Move a finished run's new description files from its checkpoints into the directory."""
     for name in DESCRIPTION_FILES:
         pending = directory / CHECKPOINT_DIRECTORY / name
         if pending.is_file():
             os.replace(pending, directory / name)
+
+
+def _start_new_run(checkpoints: Path) -> None:
+    """Remove an earlier run's checkpoint, so that `--resume` cannot later load its weights
+    with this run's arrays and vocabularies (and `average` cannot mix in its epochs)."""
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    for stale in (CHECKPOINT_MODEL, CHECKPOINT_STATE):
+        (checkpoints / stale).unlink(missing_ok=True)
+    for stale in checkpoints.glob(EPOCH_CHECKPOINT.replace("{epoch:02d}", "*")):
+        stale.unlink()
+
+
+def _require_checkpoint(directory: Path) -> None:
+    """Refuse `--resume` where there is nothing to resume, rather than train a new model over the old."""
+    checkpoints = directory / CHECKPOINT_DIRECTORY
+    missing = [name for name in (CHECKPOINT_MODEL, CHECKPOINT_STATE, ARRAYS_FILE) if not (checkpoints / name).is_file()]
+    if missing:
+        raise ValueError(
+            f"{directory}: no checkpoint to resume from ({', '.join(missing)} missing in {checkpoints}); "
+            "run without --resume to start a new run"
+        )
+    read_checkpoint_state(checkpoints / CHECKPOINT_STATE)
+
+
+def _refuse_settings_resume_cannot_apply(args, config: SummarizerConfig, directory: Path, workers: int) -> None:
+    """A resumed run goes on with its own data, vocabularies, batches and model, so it refuses
+    flags that would change them, rather than ignore them. A flag that repeats the run's own
+    value is fine: the command that started a run can be given again with `--resume`."""
+    max_rows = args.max_rows_per_repository
+    # (flag, its value as given, that value as the run's configuration would hold it, the run's value)
+    flags = [
+        ("--config", args.config, args.config, config.name),
+        ("--batch-size", args.batch_size, args.batch_size and args.batch_size * workers, config.batch_size),
+        ("--precision", args.precision, args.precision, config.precision),
+        ("--length-buckets", args.length_buckets, args.length_buckets, config.length_buckets),
+        ("--body-length", args.body_length, args.body_length, config.body_length),
+        ("--patience", args.patience, args.patience, config.patience),
+        ("--learning-rate-decay", args.learning_rate_decay, args.learning_rate_decay, config.learning_rate_decay),
+        ("--max-rows-per-repository", max_rows, max_rows or None, config.max_rows_per_train_repository),
+    ]
+    conflicts = [
+        f"{flag} {given} (the run's: {'no cap' if run_value is None else run_value})"
+        for flag, given, wanted, run_value in flags
+        if given is not None and wanted != run_value
+    ]
+    if conflicts:
+        raise ValueError(
+            f"{directory}: --resume goes on with the run's own settings and cannot apply {', '.join(conflicts)}; "
+            "leave those flags out, or run without --resume to start a new run with them"
+        )
+
+
+def _same_source(recorded: str, given: str | Path) -> bool:
+    """Whether the file a run recorded as its source is the file given now."""
+    recorded_path, given_path = Path(recorded), Path(given)
+    if recorded_path == given_path:
+        return True
+    if recorded_path.exists() and given_path.exists():
+        return os.path.samefile(recorded_path, given_path)
+    # A relative path recorded from another working directory cannot be followed from here;
+    # the file's name is then all there is to compare.
+    return not recorded_path.exists() and not recorded_path.is_absolute() and recorded_path.name == given_path.name
+
+
+def _run_provenance(directory: Path) -> dict | None:
+    path = run_file(directory, PROVENANCE_FILE)
+    if not path.is_file():
+        return None  # A directory from before provenance was recorded: nothing to compare with.
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def _refuse_other_data(args, directory: Path, loaded: LoadedData | None = None) -> None:
+    """A resumed run trains on the arrays it prepared, so other data would be ignored for
+    training and then used to test it. Refuse it: a `--data` that is not the run's source, an
+    `--extra-data` list that is not the run's, and (once `loaded`) another number of rows read,
+    which a changed file or another `--limit` gives."""
+    provenance = _run_provenance(directory)
+    if provenance is None:
+        return
+    advice = "resume with the run's own --data, or run without --resume to start a new run on this data"
+    source = provenance.get("source")
+    if source and not _same_source(source, args.data):
+        raise ValueError(f"{directory}: the run was prepared from {source}, not {args.data}; {advice}")
+    recorded_extra = (provenance.get("extra_training_data") or {}).get("sources") or []
+    given_extra = args.extra_data or []
+    if given_extra and (
+        len(given_extra) != len(recorded_extra)
+        or not all(_same_source(old, new) for old, new in zip(recorded_extra, given_extra, strict=True))
+    ):
+        recorded = ", ".join(recorded_extra) or "none"
+        raise ValueError(
+            f"{directory}: the run's extra training data was {recorded}, not {', '.join(map(str, given_extra))}; "
+            "resume with the run's own --extra-data, or without it"
+        )
+    rows_read = provenance.get("rows_read")
+    if loaded is not None and rows_read is not None and loaded.rows_read != rows_read:
+        raise ValueError(
+            f"{directory}: the run was prepared from {rows_read:,} rows of {source}, and {args.data} now gives "
+            f"{loaded.rows_read:,} (a changed file, or another --limit); {advice}"
+        )
 
 
 def train_command(args) -> LoadedData | None:
@@ -397,12 +535,22 @@ def train_command(args) -> LoadedData | None:
     directory = (
         Path(args.out) if is_chief else Path(tempfile.mkdtemp(prefix=f"issue-summarizer-worker-{cluster.index}-"))
     )
-    arrays_path = directory / CHECKPOINT_DIRECTORY / ARRAYS_FILE
+    checkpoints = directory / CHECKPOINT_DIRECTORY
+    arrays_path = checkpoints / ARRAYS_FILE
+    # The other workers keep no checkpoint of their own; they take part in the chief's run.
+    resuming = args.resume and is_chief
+    if resuming:
+        # Everything a resumed run cannot do is refused before any data is read or trained on.
+        _require_checkpoint(directory)
+        # The run's own configuration: the checkpoint's while a run is under way.
+        config = SummarizerConfig.load(checkpoints if (checkpoints / CONFIG_FILE).is_file() else directory)
+        _refuse_settings_resume_cannot_apply(args, config, directory, workers)
+        _refuse_other_data(args, directory)
+    else:
+        config = scaled_config(_config_from_args(args), workers)
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
-    if args.resume and arrays_path.is_file():
-        # The run's own configuration: the checkpoint's while a resumed run is under way.
-        run_configuration = directory / CHECKPOINT_DIRECTORY
-        config = SummarizerConfig.load(run_configuration if (run_configuration / CONFIG_FILE).is_file() else directory)
+    if resuming:
+        _refuse_other_data(args, directory, loaded)
         # A run can be stretched, or ended at the epochs already done to ship the last checkpoint,
         # and its last epochs can run at a lower learning rate, with label smoothing or on longer titles.
         overrides = {"epochs": args.epochs, "label_smoothing": args.label_smoothing, "title_length": args.title_length}
@@ -416,15 +564,15 @@ def train_command(args) -> LoadedData | None:
             print(f"reusing prepared arrays from {arrays_path}")
         if overrides:
             # The directory's own config.json describes its model.keras until training has finished.
-            config.save(run_configuration)
+            config.save(checkpoints)
     else:
-        config = scaled_config(_config_from_args(args), workers)
         extra = [load_issues(path, require_title=True) for path in args.extra_data or []]
         prepared = prepare(loaded, config, workers=args.workers, extra=extra)
         for line in summary_lines(prepared, loaded):
             print(line)
-        save_prepared(prepared, directory, include_arrays=False)
-        arrays_path.parent.mkdir(parents=True, exist_ok=True)
+        # The new description waits in the checkpoints until model.keras matches it (`_promote_run_files`).
+        _start_new_run(checkpoints)
+        save_prepared(prepared, checkpoints, include_arrays=False)
         np.savez_compressed(arrays_path, **prepared.arrays)
         arrays = prepared.arrays
     model, result = train_model(
@@ -440,19 +588,23 @@ def train_command(args) -> LoadedData | None:
         shutil.rmtree(directory, ignore_errors=True)
         print(f"worker {cluster.index}: trained {result.epochs_run} epochs; the chief writes the model")
         return None
+    # model.keras first, then the files that describe it: until both are in place, an
+    # interrupted run leaves the old model with its own description.
     save_for_inference(model, config, directory / "model.keras")
     _promote_run_files(directory)
     config.save(directory)
     # model.keras now holds this run's last weights, not an average `average` recorded.
     (directory / AVERAGING_FILE).unlink(missing_ok=True)
     (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
+    validation_losses = result.history.get("val_loss", [])
     training = {
         "configuration": config.name,
         "epochs_run": result.epochs_run,
         "seconds": round(result.seconds, 1),
         "samples_per_second": round(result.samples_per_second, 1),
         "train_rows": int(len(arrays["train_titles"])),
-        "best_val_loss": min(result.history.get("val_loss", [float("nan")])),
+        # null, not NaN (which is not JSON), when no epoch was validated.
+        "best_val_loss": min(validation_losses) if validation_losses else None,
     }
     (directory / TRAINING_FILE).write_text(json.dumps(training, indent=1))
     print(f"trained {result.epochs_run} epochs in {result.seconds:.0f} s ({result.samples_per_second:.0f} samples/s)")

@@ -155,9 +155,108 @@ def test_resume_refuses_another_input_or_chunk_size(trained_tiny_model, tmp_path
     pd.DataFrame(make_rows(count=5)).to_csv(source, index=False)
     output = tmp_path / "out.csv"
     output.write_text("x")
-    batch.progress_path(output).write_text('{"input": "elsewhere", "chunk_rows": 16, "rows": 16, "output_bytes": 1}')
+    batch.progress_path(output).write_text('{"input": "elsewhere", "chunk_rows": 8, "rows": 16, "output_bytes": 1}')
     assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "16", "--resume")) == 2
-    assert "another input file or chunk size" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "another input file" in error and "another --chunk-rows (the run used 8, now 16)" in error
+    assert output.read_text() == "x"
+
+
+def interrupt_in_the_second_chunk(monkeypatch, model, source, output) -> None:
+    """Run `summarize` in chunks of 16 rows and stop it while it titles the second chunk."""
+    from issue_summarizer import batch
+
+    real = batch.summarize_frame
+    calls = []
+
+    def dies_in_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "summarize_frame", dies_in_the_second_chunk)
+    assert main(summarize_args(model, source, output, "--chunk-rows", "16")) == 130
+    monkeypatch.setattr(batch, "summarize_frame", real)
+    assert '"rows": 16' in batch.progress_path(output).read_text()
+
+
+def test_resume_refuses_another_model_or_beam_width(trained_tiny_model, tmp_path, monkeypatch, capsys):
+    import shutil
+    from dataclasses import replace
+
+    from issue_summarizer import batch
+    from issue_summarizer.config import SummarizerConfig
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=40)).to_csv(source, index=False)
+    uninterrupted, interrupted = tmp_path / "uninterrupted.csv", tmp_path / "interrupted.csv"
+    assert main(summarize_args(trained_tiny_model, source, uninterrupted, "--chunk-rows", "16")) == 0
+    interrupt_in_the_second_chunk(monkeypatch, trained_tiny_model, source, interrupted)
+    written = interrupted.read_bytes()
+    own_width = SummarizerConfig.load(trained_tiny_model).beam_width
+    resume = ("--chunk-rows", "16", "--resume")
+
+    # Another beam width would append titles of another decoding to the first chunk's.
+    assert main(summarize_args(trained_tiny_model, source, interrupted, *resume, "--beam-width", "2")) == 2
+    error = capsys.readouterr().err
+    assert f"another --beam-width (the run used {own_width}, now 2)" in error and "--model" not in error
+    # Another model: a copy whose tuned decoding settings differ.
+    retuned = tmp_path / "retuned"
+    shutil.copytree(trained_tiny_model, retuned, ignore=shutil.ignore_patterns("checkpoints", "predictions_*"))
+    config = SummarizerConfig.load(retuned)
+    replace(config, length_penalty=config.length_penalty + 0.5).save(retuned)
+    assert main(summarize_args(retuned, source, interrupted, *resume)) == 2
+    error = capsys.readouterr().err
+    assert f"another --model ({retuned.resolve()}; the run's model was {trained_tiny_model.resolve()})" in error
+    assert interrupted.read_bytes() == written and batch.progress_path(interrupted).is_file()
+
+    # The same model copied elsewhere, with its own width named, decodes the same titles: resumed.
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_tiny_model, copy, ignore=shutil.ignore_patterns("checkpoints", "predictions_*"))
+    assert main(summarize_args(copy, source, interrupted, *resume, "--beam-width", str(own_width))) == 0
+    assert interrupted.read_bytes() == uninterrupted.read_bytes()
+
+
+def test_summarize_refuses_to_write_over_its_input_before_loading_the_model(tmp_path, capsys):
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=3)).to_csv(source, index=False)
+    original = source.read_bytes()
+    (tmp_path / "link.csv").symlink_to(source)
+    # The same file by another spelling, through a link, and with --resume; the missing model
+    # shows that the refusal comes first.
+    for output in (source, tmp_path / "." / "in.csv", tmp_path / "link.csv"):
+        for extra in ([], ["--resume"]):
+            argv = summarize_args(tmp_path / "no-model", source, output, *extra)
+            assert main(argv) == 2
+            error = capsys.readouterr().err
+            assert "this is the input file" in error and "choose another --output" in error
+            assert len(error.strip().splitlines()) == 1
+    assert source.read_bytes() == original
+
+
+def test_a_beam_width_below_one_is_refused_before_anything_is_written(tmp_path):
+    from argparse import Namespace
+
+    from issue_summarizer.batch import summarize_file
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=3)).to_csv(source, index=False)
+    args = Namespace(
+        model=tmp_path / "no-model",
+        input=str(source),
+        output=tmp_path / "out.csv",
+        beam_width=0,
+        batch_size=256,
+        chunk_rows=16,
+        resume=False,
+        preset=None,
+        columns=None,
+        limit=None,
+    )
+    with pytest.raises(ValueError, match="at least 1 .*got 0"):
+        summarize_file(args)
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_parquet_output_is_written_in_chunks_but_not_resumed(trained_tiny_model, tmp_path, capsys):
@@ -173,6 +272,8 @@ def test_parquet_output_is_written_in_chunks_but_not_resumed(trained_tiny_model,
     )
     assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "6", "--resume")) == 2
     assert "cannot be resumed" in capsys.readouterr().err
+    # Refused before the output is cut back to the recorded size.
+    assert len(pd.read_parquet(output)) == 20
 
 
 def test_summarize_titles_the_rows_whose_title_is_empty(trained_tiny_model, tmp_path, capsys):

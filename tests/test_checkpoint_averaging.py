@@ -41,3 +41,44 @@ def test_average_command_writes_a_loadable_model_and_its_record(tmp_path, corpus
     assert np.isfinite(record["averaged_loss"]) and np.isfinite(record["last_loss"])
     titles = Summarizer.load(directory).summarize(["The app crashes when I open the settings page."])
     assert titles[0][0]
+    # The mean is judged against what model.keras holds now (here the mean just written),
+    # not against the last checkpoint: the same mean again does not beat it, so nothing changes.
+    shipped = (directory / "model.keras").read_bytes()
+    assert main(["average", "--model", str(directory), "--last", "2"]) == 0
+    again = json.loads((directory / "averaging.json").read_text())
+    assert again["model_loss"] == pytest.approx(record["averaged_loss"], rel=1e-5)
+    assert again["model_loss"] != pytest.approx(again["last_loss"], rel=1e-5)
+    assert not again["kept"] and (directory / "model.keras").read_bytes() == shipped
+
+
+def test_an_average_worse_than_model_keras_is_not_kept(tmp_path, monkeypatch, capsys):
+    """model.keras may hold early stopping's best epoch, which beats the mean of the last
+    epochs even when the mean beats the last one: then model.keras stays as it is."""
+    from issue_summarizer import checkpoint_averaging
+    from issue_summarizer.__main__ import main
+    from issue_summarizer.checkpoint_averaging import AveragingResult
+
+    (tmp_path / "model.keras").write_bytes(b"the best epoch's weights")
+    result = AveragingResult(["epoch-02.keras", "epoch-03.keras"], last_loss=2.0, averaged_loss=1.5, model_loss=1.2)
+    monkeypatch.setattr(checkpoint_averaging, "average_last_checkpoints", lambda directory, last: (None, result))
+    assert main(["average", "--model", str(tmp_path), "--last", "2"]) == 0
+    assert "does not lower the validation loss below that of model.keras" in capsys.readouterr().out
+    assert (tmp_path / "model.keras").read_bytes() == b"the best epoch's weights"
+    record = json.loads((tmp_path / "averaging.json").read_text())
+    assert record["model_loss"] == 1.2 and not record["kept"]
+    assert AveragingResult([], last_loss=2.0, averaged_loss=1.5).helps  # Without a model.keras: the last epoch.
+    assert AveragingResult([], last_loss=2.0, averaged_loss=1.5, model_loss=1.6).helps
+
+
+def test_a_run_still_under_way_is_not_averaged(tmp_path):
+    """Its checkpoints belong to the description waiting in checkpoints/, not to the directory's."""
+    from issue_summarizer.checkpoint_averaging import average_last_checkpoints
+    from issue_summarizer.config import CONFIGURATIONS
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for epoch in (1, 2):
+        (checkpoints / f"epoch-0{epoch}.keras").write_bytes(b"")
+    CONFIGURATIONS["tiny"].save(checkpoints)
+    with pytest.raises(ValueError, match="has not finished; finish it with `train --resume`"):
+        average_last_checkpoints(tmp_path, 2)

@@ -60,6 +60,11 @@ def test_titles_are_cleaned_as_literal_text():
         '{"beam_width": 0}',
         '{"length_penalty": -1}',
         '{"min_title_length": -2}',
+        '{"epochs": 0}',
+        '{"batch_size": 0}',
+        '{"patience": -1}',
+        '{"learning_rate": -1}',
+        '{"max_rows_per_train_repository": 0}',
     ],
 )
 def test_bad_configurations_are_refused(tmp_path, content):
@@ -77,3 +82,28 @@ def test_configurations_are_found_by_name_or_listed():
     assert named_configuration("attention") is CONFIGURATIONS["attention"]
     with pytest.raises(ValueError, match="unknown configuration 'atention'; choose one of seed, attention"):
         named_configuration("atention")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be at least 1, got 0"),
+        ({"epochs": -1}, "epochs must be at least 1, got -1"),
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"patience": -1}, "patience must not be negative, got -1"),
+        ({"learning_rate": -1.0}, "learning_rate must be greater than 0, got -1.0"),
+        ({"learning_rate": 0.0}, "learning_rate must be greater than 0, got 0.0"),
+        ({"max_rows_per_train_repository": -1}, "max_rows_per_train_repository must be at least 1"),
+        ({"max_rows_per_eval_repository": 0}, "max_rows_per_eval_repository must be at least 1, got 0"),
+    ],
+)
+def test_out_of_range_training_settings_are_refused(changes, message):
+    """An untrained model, gradient ascent or an empty batch would otherwise follow."""
+    with pytest.raises(ValueError, match=message):
+        CONFIGURATIONS["tiny"].updated(**changes)
+
+
+def test_the_edges_of_the_training_ranges_are_accepted():
+    config = CONFIGURATIONS["tiny"].updated(epochs=1, batch_size=1, patience=0, max_rows_per_train_repository=None)
+    assert config.max_rows_per_train_repository is None
+    assert CONFIGURATIONS["tiny"].updated(max_rows_per_train_repository=1).max_rows_per_train_repository == 1

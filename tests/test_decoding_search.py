@@ -62,3 +62,26 @@ def test_tune_scores_restored_titles_and_saves_the_best_settings(trained_tiny_mo
     )
     if not tuning["changed"]:
         assert config == before
+
+
+def test_tune_without_validation_rows_says_so(trained_tiny_model, tmp_path, capsys):
+    import shutil
+
+    import pandas as pd
+
+    from issue_summarizer.__main__ import main
+    from issue_summarizer.splitting import RepositorySplit
+    from tests.conftest import write_jsonl_gz
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_tiny_model, model, ignore=shutil.ignore_patterns("checkpoints", "predictions_*"))
+    before = (model / "config.json").read_bytes()
+    names = RepositorySplit.load(model / "split.json").name_of()
+    rows = pd.read_json(trained_tiny_model.parent.parent / "tiny_train.jsonl.gz", lines=True)
+    training_only = write_jsonl_gz(
+        tmp_path / "train_only.jsonl.gz", rows[rows["repo"].map(names) == "train"].to_dict("records")
+    )
+    assert main(["tune", "--model", str(model), "--data", str(training_only), "--beam-widths", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "no validation rows to tune on" in error and "Traceback" not in error and "KeyError" not in error
+    assert (model / "config.json").read_bytes() == before and not (model / "tuning.json").exists()

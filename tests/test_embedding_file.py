@@ -56,3 +56,16 @@ def test_embed_includes_rows_whose_title_is_empty(trained_tiny_model, tmp_path, 
     frame, vectors = read_vectors(output)
     assert frame["row"].tolist() == [0, 1, 2, 3] and frame["title"].tolist()[1:3] == ["", ""]
     assert vectors.shape[0] == 4
+
+
+def test_embed_refuses_to_write_over_its_input_before_loading_the_model(tmp_path, capsys):
+    source = tmp_path / "issues.parquet"
+    pd.DataFrame(make_rows(count=3)).to_parquet(source)
+    original = source.read_bytes()
+    (tmp_path / "link.parquet").symlink_to(source)
+    for output in (source, tmp_path / "." / "issues.parquet", tmp_path / "link.parquet"):
+        argv = ["embed", "--model", str(tmp_path / "no-model"), "--input", str(source), "--output", str(output)]
+        assert main(argv) == 2
+        error = capsys.readouterr().err
+        assert "this is the input file" in error and len(error.strip().splitlines()) == 1
+    assert source.read_bytes() == original

@@ -87,3 +87,53 @@ def test_evaluate_runs_on_the_shipped_model(tmp_path):
         )
         == 0
     )
+
+
+def copy_of_model(model, directory):
+    import shutil
+
+    shutil.copytree(model, directory, ignore=shutil.ignore_patterns("checkpoints"))
+    return directory
+
+
+@pytest.mark.slow
+def test_a_partial_or_non_default_evaluation_never_replaces_the_model_card(trained_tiny_model, tmp_path, capsys):
+    from issue_summarizer.config import SummarizerConfig
+    from issue_summarizer.evaluation import metrics_directory
+
+    model = copy_of_model(trained_tiny_model, tmp_path / "model")
+    card = (model / "metrics.json").read_bytes()
+    predictions = (model / "predictions_test.jsonl.gz").read_bytes()
+    own = SummarizerConfig.load(model).beam_width
+    data = trained_tiny_model.parent.parent / "tiny_train.jsonl.gz"
+    evaluate = ["evaluate", "--model", str(model), "--data", str(data)]
+    for extra, reason in [
+        (["--limit", "60"], "--limit 60 reads only part of the data"),
+        (["--beam-width", str(own + 2)], f"--beam-width {own + 2} is not the model's own width ({own})"),
+        (["--limit", "60", "--out", str(model / ".")], "--limit 60"),
+        (["--split", "validation", "--limit", "60"], "replace the model's metrics_validation.json"),
+    ]:
+        assert main([*evaluate, *extra]) == 2
+        error = capsys.readouterr().err
+        assert reason in error and "--out DIR" in error and len(error.strip().splitlines()) == 1
+    assert (model / "metrics.json").read_bytes() == card
+    assert (model / "predictions_test.jsonl.gz").read_bytes() == predictions
+    assert not (model / "metrics_validation.json").exists()
+    # Elsewhere, the same quick evaluation runs, and the model's own files stay as they were.
+    assert main([*evaluate, "--limit", "60", "--beam-width", str(own + 2), "--out", str(tmp_path / "quick")]) == 0
+    assert json.loads((tmp_path / "quick" / "metrics.json").read_text())["decoding"]["beam_width"] == own + 2
+    assert (model / "metrics.json").read_bytes() == card
+    # Naming the model's own width is still its standard evaluation.
+    assert metrics_directory(model, None, "test", own, None) == model
+    with pytest.raises(ValueError, match="got 0"):
+        metrics_directory(model, tmp_path / "elsewhere", "test", 0, None)
+
+
+@pytest.mark.slow
+def test_the_standard_evaluation_writes_the_model_card(trained_tiny_model, tmp_path):
+    model = copy_of_model(trained_tiny_model, tmp_path / "model")
+    (model / "metrics.json").unlink()
+    data = trained_tiny_model.parent.parent / "tiny_train.jsonl.gz"
+    assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["model"]["rows"] > 0

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,34 @@ def test_label_smoothing_spreads_the_target_over_the_title_vocabulary():
     target_term = -np.take_along_axis(log_probabilities, targets[..., None], axis=-1)[..., 0]
     uniform_term = -log_probabilities[..., : config.title_vocab_size].mean(axis=-1)
     assert np.isclose(smoothed, (0.9 * target_term + 0.1 * uniform_term).mean(), rtol=1e-5)
+
+
+def test_an_interrupted_save_leaves_the_previous_model_file_whole(tmp_path, monkeypatch):
+    """model.keras is written under a temporary name and renamed into place, so Ctrl-C during a
+    save leaves the old file, and a reader never loads half of one."""
+    import keras
+
+    from issue_summarizer.model import save_for_inference
+
+    config = CONFIGURATIONS["tiny"]
+    model = build_training_model(config)
+    path = tmp_path / "model.keras"
+    save_for_inference(model, config, path)
+    before = path.read_bytes()
+    assert [item.name for item in tmp_path.iterdir()] == ["model.keras"]
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    real_save = keras.Model.save
+
+    def interrupted(self, filepath, *args, **kwargs):
+        assert str(filepath).endswith(".keras") and filepath != path
+        real_save(self, filepath, *args, **kwargs)
+        Path(filepath).write_bytes(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_for_inference(model, config, path)
+    assert path.read_bytes() == before
+    assert [item.name for item in tmp_path.iterdir()] == ["model.keras"]  # No temporary file left behind.
+    monkeypatch.undo()
+    keras.saving.load_model(path)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from issue_summarizer.__main__ import main
 from issue_summarizer.config import CONFIGURATIONS
@@ -79,3 +80,70 @@ def test_training_rows_can_be_capped_per_repository(corpus_file):
     )
     repositories = loaded.frame["repo"].to_numpy()[capped.arrays["train_rows"]]
     assert max(list(repositories).count(repo) for repo in set(repositories)) <= 5
+
+
+def test_prepare_refuses_a_model_directory(corpus_file, tmp_path, capsys):
+    """Its config.json and vocabularies would no longer describe the model.keras beside them."""
+    from tests.conftest import directory_digest
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.keras").write_bytes(b"weights")
+    CONFIGURATIONS["tiny"].save(model)
+    before = directory_digest(model)
+    assert main(["prepare", "--data", str(corpus_file), "--out", str(model), "--config", "tiny"]) == 2
+    error = capsys.readouterr().err
+    assert f"error: {model}: holds a trained model (model.keras)" in error and "choose another --out" in error
+    assert directory_digest(model) == before
+
+
+def test_an_out_that_is_a_file_is_one_line_of_error(corpus_file, tmp_path, capsys):
+    taken = tmp_path / "f.csv"
+    taken.write_text("a,b\n")
+    assert main(["prepare", "--data", str(corpus_file), "--out", str(taken), "--config", "tiny"]) == 2
+    assert capsys.readouterr().err == f"error: {taken}: a file, not a directory; --out names the directory to write\n"
+    # Any other error of the file system is one line too, naming the file: here a directory
+    # cannot be made inside a file.
+    inside = taken / "prepared"
+    argv = ["prepare", "--data", str(corpus_file), "--out", str(inside), "--config", "tiny", "--workers", "1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {inside}: Not a directory"
+    assert taken.read_text() == "a,b\n"
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "two"])
+def test_limit_must_be_a_positive_count(corpus_file, tmp_path, capsys, limit):
+    """--limit 0 read nothing and --limit -1 dropped the last row."""
+    argv = ["prepare", "--data", str(corpus_file), "--out", str(tmp_path / "o"), "--limit", limit]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert f"argument --limit: expected a whole number of at least 1, got '{limit}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "accepted"),
+    [
+        (["summarize", "--input", "in.csv", "--output", "out.csv", "--beam-width", "0"], False),
+        (["summarize", "--input", "in.csv", "--output", "out.csv", "--chunk-rows", "0"], False),
+        (["summarize", "--input", "in.csv", "--output", "out.csv", "--batch-size", "-4"], False),
+        (["embed", "--input", "in.csv", "--output", "out.parquet", "--chunk-rows", "-1"], False),
+        (["evaluate", "--data", "in.csv", "--beam-width", "-2"], False),
+        (["tune", "--data", "in.csv", "--rows", "-1"], False),
+        (["tune", "--data", "in.csv", "--beam-widths", "1", "0"], False),
+        (["tune", "--data", "in.csv", "--min-lengths", "-1"], False),
+        # 0 keeps its documented meaning where it has one.
+        (["tune", "--data", "in.csv", "--rows", "0", "--ngram-blocks", "0", "--min-lengths", "0"], True),
+        (["train", "--data", "in.csv", "--out", "o", "--max-rows-per-repository", "0", "--length-buckets", "0"], True),
+        (["train", "--data", "in.csv", "--out", "o", "--patience", "0", "--limit", "1"], True),
+    ],
+)
+def test_count_flags_refuse_counts_out_of_range(argv, accepted, capsys):
+    from issue_summarizer.__main__ import build_parser
+
+    if accepted:
+        build_parser().parse_args(argv)
+        return
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert "expected a whole number of at least" in capsys.readouterr().err

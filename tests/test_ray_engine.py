@@ -92,3 +92,36 @@ def test_an_object_storage_input_reaches_ray_intact_and_the_local_engine_refuses
     assert build_parser().parse_args([*argv, "--engine", "ray"]).input == "s3://bucket/issues.parquet"
     assert main(argv) == 2
     assert "use --engine ray for a URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["summarize", "embed"])
+def test_ray_engine_refuses_to_write_over_a_local_input_before_starting(tmp_path, capsys, command):
+    source = tmp_path / ("in.parquet" if command == "embed" else "in.csv")
+    frame = pd.DataFrame(make_rows(count=3))
+    if command == "embed":
+        frame.to_parquet(source)
+    else:
+        frame.to_csv(source, index=False)
+    original = source.read_bytes()
+    # A missing model shows that the refusal comes before the model is loaded or Ray started.
+    argv = [command, "--model", str(tmp_path / "no-model"), "--input", str(source), "--engine", "ray"]
+    for output in (source, tmp_path / "." / source.name):
+        assert main([*argv, "--output", str(output)]) == 2
+        error = capsys.readouterr().err
+        assert "this is the input file" in error and len(error.strip().splitlines()) == 1
+    assert source.read_bytes() == original
+
+
+def test_ray_engine_refuses_a_beam_width_below_one_on_the_driver(tmp_path):
+    from argparse import Namespace
+
+    from issue_summarizer.ray_engine import summarize_with_ray
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=3)).to_csv(source, index=False)
+    args = Namespace(
+        model=tmp_path / "no-model", input=str(source), output=tmp_path / "out.csv", beam_width=0, resume=False
+    )
+    with pytest.raises(ValueError, match="at least 1 .*got 0"):
+        summarize_with_ray(args)
+    assert not (tmp_path / "out.csv").exists()

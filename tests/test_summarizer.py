@@ -32,6 +32,16 @@ def test_reproduces_a_memorised_title(tiny):
     assert sum(title == reference for title, reference in pairs) >= 6, pairs
 
 
+@pytest.mark.parametrize("width", [0, -1, True, 2.5])
+def test_only_none_means_the_models_own_beam_width(tiny, width):
+    assert tiny.decoding_options(None, None).beam_width == tiny.config.beam_width
+    assert tiny.decoding_options(3, None).beam_width == 3
+    with pytest.raises(ValueError, match=f"at least 1 .*got {width!r}"):
+        tiny.summarize(["The parser crashes on an empty file."], beam_width=width)
+    with pytest.raises(ValueError, match="max_length"):
+        tiny.decoding_options(None, 0)
+
+
 def test_beam_width_one_equals_greedy_on_a_real_model(tiny):
     bodies = [row["body"] for row in make_rows(count=30, seed=5)]
     assert tiny.summarize(bodies, beam_width=1) == tiny.summarize(bodies)

@@ -1,10 +1,12 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig
 from issue_summarizer.training import teacher_forcing, train_model
+from tests.conftest import directory_digest
 
 pytestmark = pytest.mark.slow
 
@@ -226,9 +228,13 @@ def test_a_resumed_run_can_go_on_with_longer_titles_from_the_same_data(tmp_path,
     with np.load(out / "checkpoints" / "arrays.npz") as arrays:
         assert arrays["train_titles"].shape[1] == 9
     assert {name: (out / name).read_text() for name in before} == before
-    # Other data would give other vocabularies, which the checkpoint was not trained on.
+    # Other data would give other vocabularies, which the checkpoint was not trained on. Another
+    # file is refused by its name; the same file with other rows, by the vocabularies it gives.
     other = write_jsonl_gz(tmp_path / "other.jsonl.gz", make_rows(count=300, repositories=12, seed=5))
     assert main([*argv[:2], str(other), *argv[3:], "--resume", "--epochs", "3", "--title-length", "12"]) == 2
+    assert "resume with the run's own --data" in capsys.readouterr().err
+    write_jsonl_gz(data, make_rows(count=300, repositories=12, seed=5))
+    assert main([*argv, "--resume", "--epochs", "3", "--title-length", "12"]) == 2
     assert "resume with the run's own --data and --extra-data" in capsys.readouterr().err
 
 
@@ -285,3 +291,129 @@ def test_a_new_run_removes_an_earlier_runs_epoch_checkpoints(tmp_path):
     assert main([*argv, "--epochs", "3", "--patience", "3"]) == 0
     assert main([*argv, "--epochs", "1"]) == 0
     assert sorted(path.name for path in (out / "checkpoints").glob("epoch-*.keras")) == ["epoch-01.keras"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """(data, model directory) of a finished one-epoch tiny run, which tests copy before changing."""
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    directory = tmp_path_factory.mktemp("finished_run")
+    data = write_jsonl_gz(directory / "issues.jsonl.gz", make_rows(count=200, repositories=10))
+    out = directory / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny", "--epochs", "1", "--workers", "1"]
+    assert main(argv) == 0
+    return data, out
+
+
+def copy_of(run, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def model_directory_files(directory) -> dict[str, bytes]:
+    """The files a model directory ships (its checkpoints left out)."""
+    return {path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()}
+
+
+def test_a_failed_or_interrupted_new_run_leaves_the_model_directory_as_it_was(
+    finished_run, tmp_path, monkeypatch, capsys
+):
+    from issue_summarizer import training
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data, run = finished_run
+    out = copy_of(run, tmp_path)
+    shipped = model_directory_files(out)
+    other = write_jsonl_gz(tmp_path / "other.jsonl.gz", make_rows(count=200, repositories=10, seed=5))
+    argv = ["train", "--data", str(other), "--out", str(out), "--config", "tiny", "--workers", "1"]
+    assert main([*argv, "--learning-rate", "-1"]) == 2
+    assert "learning_rate must be greater than 0" in capsys.readouterr().err
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_model", interrupted)
+    assert main([*argv, "--body-length", "20"]) == 130
+    # The new run's description waits in its checkpoints; the directory still describes its model.
+    assert model_directory_files(out) == shipped
+    assert SummarizerConfig.load(out / "checkpoints").body_length == 20
+    assert SummarizerConfig.load(out).body_length == 30
+    # The old run's checkpoint went with the new run's start, so it cannot be resumed onto the new arrays.
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 2
+    assert "no checkpoint to resume from" in capsys.readouterr().err
+    assert model_directory_files(out) == shipped
+
+
+def test_resume_without_a_checkpoint_is_refused(finished_run, tmp_path, capsys):
+    """A directory that ships without checkpoints/ (as model/ does) is not silently trained anew."""
+    import shutil
+
+    from issue_summarizer.__main__ import main
+
+    data, run = finished_run
+    out = copy_of(run, tmp_path)
+    shutil.rmtree(out / "checkpoints")
+    shipped = model_directory_files(out)
+    assert main(["train", "--data", str(data), "--out", str(out), "--config", "tiny", "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert "no checkpoint to resume from (last.keras, state.json, arrays.npz missing" in error
+    assert "run without --resume" in error
+    assert model_directory_files(out) == shipped and not (out / "checkpoints").exists()
+
+
+def test_a_corrupt_checkpoint_state_is_named(finished_run, tmp_path, capsys):
+    from issue_summarizer.__main__ import main
+
+    data, run = finished_run
+    out = copy_of(run, tmp_path)
+    (out / "checkpoints" / "state.json").write_text("{")
+    assert main(["train", "--data", str(data), "--out", str(out), "--resume", "--epochs", "2"]) == 2
+    error = capsys.readouterr().err
+    assert f"{out / 'checkpoints' / 'state.json'}: not a valid checkpoint state" in error
+
+
+def test_resume_refuses_other_data_and_settings_it_cannot_apply(finished_run, tmp_path, capsys):
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data, run = finished_run
+    out = copy_of(run, tmp_path)
+    before = directory_digest(out)
+    resume = ["train", "--out", str(out), "--resume", "--epochs", "2"]
+    other = write_jsonl_gz(tmp_path / "other.jsonl.gz", make_rows(count=200, repositories=10, seed=5))
+    assert main([*resume, "--data", str(other)]) == 2
+    assert f"the run was prepared from {data}, not {other}" in capsys.readouterr().err
+    assert main([*resume, "--data", str(data), "--limit", "150"]) == 2
+    assert "the run was prepared from 200 rows" in capsys.readouterr().err
+    assert main([*resume, "--data", str(data), "--config", "tiny-attention", "--batch-size", "8"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot apply --config tiny-attention (the run's: tiny), --batch-size 8 (the run's: 16)" in error
+    assert main([*resume, "--data", str(data), "--body-length", "20", "--max-rows-per-repository", "0"]) == 2
+    error = capsys.readouterr().err
+    assert "--body-length 20 (the run's: 30)" in error and "--max-rows-per-repository" not in error
+    assert directory_digest(out) == before  # Refused before anything was trained or written.
+    # The flags that started the run may be given again: ending it at the epochs done ships its checkpoint.
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny", "--batch-size", "16"]
+    assert main([*argv, "--resume", "--epochs", "1", "--workers", "1"]) == 0
+    training = json.loads((out / "training.json").read_text(), parse_constant=pytest.fail)
+    assert training["epochs_run"] == 0 and training["best_val_loss"] > 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--epochs", "0"), ("--epochs", "-1"), ("--batch-size", "0"), ("--max-rows-per-repository", "-1")],
+)
+def test_out_of_range_training_flags_are_refused_before_anything_is_written(tmp_path, capsys, flag, value):
+    from issue_summarizer.__main__ import main
+
+    argv = ["train", "--data", str(tmp_path / "issues.jsonl.gz"), "--out", str(tmp_path / "run"), flag, value]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert f"argument {flag}: expected a whole number of at least" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
