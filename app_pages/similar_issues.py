@@ -5,7 +5,7 @@ import streamlit as st
 
 from issue_summarizer import app_state, data_sources
 from issue_summarizer.charts import points_outside_view, similarity_map_chart
-from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.input_checks import InputError, check_body, usable_rows
 from issue_summarizer.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups, sample_rows
 from issue_summarizer.text_display import escape_markdown
 
@@ -73,7 +73,7 @@ with app_state.friendly_errors("preparing the issues to map"):
             source_name = uploaded.name
             if "title" not in frame.columns:
                 frame = frame.assign(title="")
-        sample = sample_rows(data_sources.usable_rows(frame[["repo", "title", "body"]]))
+        sample = sample_rows(usable_rows(frame[["repo", "title", "body"]]))
         # Refused before the bodies are embedded, which would take a while for nothing.
         check_map_size(len(sample), source_name)
         identity = f"{app_state.model_identity()}|{identity}:{len(sample)}"

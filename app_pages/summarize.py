@@ -42,6 +42,7 @@ BATCH_BEAM_KEY = "batch_beam"
 # Streamlit deletes a widget's value at the end of every run that does not draw it, which is every run on
 # another page. A copy under this prefix, which no widget owns, brings the form back as the visitor left it.
 KEPT_PREFIX = "kept:"
+BATCH_WIDEST_BEAM = 5
 BATCH_ROWS = 5000  # An upload is cut to this many rows, so one visitor cannot hold the model for long.
 RESTORATION_NOTE = (
     "The title shown is restored from the model's tokens: a word the body holds is written as the body "
@@ -431,10 +432,12 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
             rows = rows.iloc[:limit]
         st.caption(escape_markdown(f"{uploaded.name}: {len(rows):,} rows, columns {', '.join(columns)}"))
         # The model's tuned width by default, as the single-issue form and the `summarize` command decode.
+        # Wider beams are not offered here: a file of 5,000 rows at width 10 would hold a shared
+        # server's model for minutes.
         batch_beam = kept_slider(
             "Beam width",
             1,
-            widest_beam(config.beam_width),
+            max(BATCH_WIDEST_BEAM, config.beam_width),
             config.beam_width,
             key=BATCH_BEAM_KEY,
             help="It starts at the model's tuned width; 1 is greedy decoding, the fastest.",

@@ -8,15 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomically(path: Path, write: Callable[[Path], None], suffix: str = ".tmp") -> Path:
     """Write a file by calling `write` on a temporary file beside it, then renaming it into place.
 
     A rename within one directory is atomic, so a concurrent reader sees the old file or the
-    new one, never half of one, and two writers end with one complete file.
+    new one, never half of one, and two writers end with one complete file. `suffix` ends the
+    temporary name, for writers that insist on one (Keras saves only to `.keras` names); the
+    leading dot of that name keeps it out of globs such as `epoch-*.keras`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(handle)
     try:
         write(Path(temporary))

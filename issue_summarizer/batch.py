@@ -198,6 +198,8 @@ def job_settings(args, summarizer: Summarizer, input_identity: str) -> dict:
 
 def _changed_settings(recorded: dict, current: dict) -> list[str]:
     """The settings of `current` that differ from an interrupted run's, as a person names them."""
+    # Settings a progress file of an older version did not record are not compared.
+    recorded = {**current, **recorded}
     changes = []
     if recorded.get("input") != current["input"]:
         changes.append("input file (or the file changed since)")
@@ -255,7 +257,8 @@ def summarize_file(args) -> None:
         check_beam_width(args.beam_width)
     # Refused before the model loads and before the output is touched.
     refuse_output_that_is_input(args.input, output)
-    ChunkWriter.check(output, append=args.resume)
+    # Only a run that has something to resume appends; `--resume` on a first run starts one.
+    ChunkWriter.check(output, append=args.resume and progress_path(output).is_file())
     source = Path(args.input)
     input_identity = f"{source.resolve()}:{source.stat().st_size}" if source.is_file() else ""
     summarizer = Summarizer.load(args.model)

@@ -134,4 +134,16 @@ def average_command(args) -> None:
         compared = "the last checkpoint's" if result.model_loss is None else f"that of {MODEL_FILE}"
         print(f"the average does not lower the validation loss below {compared}; {MODEL_FILE} is unchanged")
     record = {**result.__dict__, "kept": kept}
+    if not kept and _holds_a_kept_mean(directory):
+        # model.keras still holds that earlier mean, which its record describes (the Overview reads it).
+        print(f"{directory / AVERAGING_FILE} keeps describing the mean that {MODEL_FILE} holds")
+        return
     write_atomically(directory / AVERAGING_FILE, lambda path: path.write_text(json.dumps(record, indent=1)))
+
+
+def _holds_a_kept_mean(directory: Path) -> bool:
+    """Whether the directory's averaging record says model.keras holds a mean written earlier."""
+    try:
+        return bool(json.loads((directory / AVERAGING_FILE).read_text(encoding="utf-8")).get("kept"))
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -14,11 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
 import pandas as pd
 
 from issue_summarizer.data_loading import SUFFIXES, DataLoadError, LoadedData, load_issues, read_table
-from issue_summarizer.input_checks import is_summarizable
 
 MODEL_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_MODEL"
 DATA_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_DATA"
@@ -143,9 +141,3 @@ def load_titling_upload(name: str, data: bytes) -> tuple[LoadedData, str | None]
         if links is None:
             raise
         return LoadedData(table, name, len(table), source_columns=columns), links
-
-
-def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose body the model accepts (`check_body` refuses empty and binary text)."""
-    # A boolean array selects rows even for an empty frame, where an empty list would select columns.
-    return frame.loc[np.array([is_summarizable(body) for body in frame["body"]], dtype=bool)]

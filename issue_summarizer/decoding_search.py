@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from issue_summarizer.data_loading import load_issues, parse_column_mapping
 from issue_summarizer.decoding import TUNED_SETTINGS, DecodingOptions
 from issue_summarizer.evaluation import repeats_a_word, rouge_rows, select_rows
-from issue_summarizer.input_checks import is_summarizable
+from issue_summarizer.input_checks import usable_rows
 from issue_summarizer.significance import paired_bootstrap
 from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.summarizer import Summarizer
@@ -112,10 +112,9 @@ def tune_command(args) -> None:
             "repository of the model's validation split; tune on the data the model was trained on "
             "(with a --limit large enough to reach its validation repositories)"
         )
-    # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting. A
-    # boolean array selects rows even when it is empty (an empty list would select columns).
+    # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting.
     validation_rows = len(frame)
-    frame = frame.loc[np.array([is_summarizable(body) for body in frame["body"]], dtype=bool)]
+    frame = usable_rows(frame)
     if frame.empty:
         raise ValueError(
             f"{args.data}: no validation rows to tune on: the model refuses the body (empty or binary) "

@@ -71,7 +71,7 @@ class VectorWriter:
 
 def embeddable_rows(frame: pd.DataFrame) -> np.ndarray:
     """Which rows of a table loaded with `drop_bad_rows=False` can be embedded: no problem in any text
-    column, and a body the model reads (not binary). Unlike `data_sources.usable_rows`, a mask in row order."""
+    column, and a body the model reads (not binary). Unlike `input_checks.usable_rows`, a mask in row order."""
     pairs = zip(frame["problem"], frame["body"], strict=True)
     return np.array([problem == "" and is_summarizable(body) for problem, body in pairs], dtype=bool)
 

@@ -278,16 +278,18 @@ def metrics_directory(
 ) -> Path:
     """Where an evaluation writes its metrics and predictions: `out`, else the model directory.
 
-    The model directory's files are the model's record, which the app shows (`metrics.json` is
-    its model card), so only the model's standard evaluation may write there: every row of the
-    data, decoded as the model decodes by default. An evaluation of part of the data
-    (`limit`) or with another beam width is refused there with a ValueError that asks for `out`.
+    The test split's `metrics.json` in the model directory is the model card the app shows, so
+    only the model's standard test evaluation may write there: every row of the data, decoded as
+    the model decodes by default. An evaluation of part of the test split (`limit`) or with
+    another beam width is refused there with a ValueError that asks for `out`; other splits
+    write `metrics_SPLIT.json`, which nothing shows, wherever they are asked to.
     """
     if beam_width is not None:
         check_beam_width(beam_width)
     model_directory = Path(model_directory)
     target = Path(out) if out is not None else model_directory
-    if not _same_directory(target, model_directory):
+    if split_name != "test" or not _same_directory(target, model_directory):
+        # Only the test split's metrics.json is the model card; other splits' files are working notes.
         return target
     reasons = []
     if limit is not None:

@@ -16,8 +16,8 @@ import pandas as pd
 
 from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.data_loading import DataLoadError, LoadedData, load_issues
-from issue_summarizer.data_sources import usable_rows
 from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS, predictions_file, select_rows
+from issue_summarizer.input_checks import usable_rows
 from issue_summarizer.splitting import RepositorySplit
 
 PREDICTION_COLUMNS = ["repo", "title", "body", "reference", "predicted_title", "score", "lead", "rougeL", "lead_rougeL"]

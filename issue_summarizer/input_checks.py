@@ -12,6 +12,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_BODY_CHARS = 100_000
 _BINARY_SHARE = 0.1
@@ -97,3 +103,16 @@ def is_summarizable(text: object) -> bool:
     except InputError:
         return False
     return True
+
+
+def summarizable_mask(bodies) -> np.ndarray:
+    """A boolean array saying which bodies `check_body` accepts.
+
+    An array, not a list: it selects rows with `.loc` even for an empty table, where an empty
+    list would select columns."""
+    return np.array([is_summarizable(body) for body in bodies], dtype=bool)
+
+
+def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a table whose body the model accepts (`check_body` refuses empty and binary text)."""
+    return frame.loc[summarizable_mask(frame["body"])]

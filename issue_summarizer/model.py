@@ -16,7 +16,6 @@ the body once, and a decoder that advances a whole batch of titles by one token.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
+from issue_summarizer.atomic_files import write_atomically  # noqa: E402
 from issue_summarizer.config import SummarizerConfig  # noqa: E402
 
 
@@ -125,25 +125,12 @@ def save_for_inference(model: keras.Model, config: SummarizerConfig, path) -> No
 
 
 def save_atomically(model: keras.Model, path: str | Path) -> Path:
-    """`model.save(path)` through a temporary file beside it, renamed into place once complete.
+    """`model.save(path)` through a temporary `.keras` file beside it, renamed into place once complete.
 
-    A rename within one directory is atomic, so an interrupted save (Ctrl-C, a full disk) leaves
-    the previous file as it was, and the app never loads a half-written one. Keras refuses a
-    file name that does not end in `.keras`, so the temporary name keeps that ending; its
-    leading dot keeps it out of `epoch-*.keras` globs.
+    An interrupted save (Ctrl-C, a full disk) then leaves the previous file as it was, and the
+    app never loads a half-written one.
     """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(handle)
-    try:
-        model.save(temporary)
-        # mkstemp makes the file readable by its owner only; a model file is served by other users too.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(Path(path), lambda temporary: model.save(temporary), suffix=".keras")
 
 
 def extended_vocabulary_size(config: SummarizerConfig) -> int:

@@ -221,17 +221,22 @@ def data_summary(provenance: dict) -> str:
         files = "file" if len(sources) == 1 else "files"
         text += f", and {extra.get('rows_read', 0):,} training rows from {len(sources)} more {files} ({names})"
     text += "."
-    left_out = provenance.get("rows_left_out_by_repository_caps", 0)
+    # The count of rows left out by the caps also holds the extra rows from validation and test
+    # repositories, which are left out so that no test project is trained on.
+    evaluation_repositories = extra.get("rows_from_evaluation_repositories_left_out", 0)
+    left_out = provenance.get("rows_left_out_by_repository_caps", 0) - evaluation_repositories
     dropped = sum((provenance.get("rows_dropped_on_load") or {}).values()) + sum(
         (provenance.get("rows_dropped_in_pipeline") or {}).values()
     )
-    if left_out or dropped:
+    if left_out or dropped or evaluation_repositories:
         parts = []
         if left_out:
             parts.append(f"{left_out:,} by the cap on rows per repository")
+        if evaluation_repositories:
+            parts.append(f"{evaluation_repositories:,} extra rows from validation or test repositories")
         if dropped:
             parts.append(f"{dropped:,} as unusable (empty text, or a title with no known word)")
-        text += " Left out: " + " and ".join(parts) + "."
+        text += " Left out: " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + "."
     if sources:
         text += " Validation and test rows come from the first file only."
     return text

@@ -470,9 +470,10 @@ def _same_source(recorded: str, given: str | Path) -> bool:
         return True
     if recorded_path.exists() and given_path.exists():
         return os.path.samefile(recorded_path, given_path)
-    # A relative path recorded from another working directory cannot be followed from here;
-    # the file's name is then all there is to compare.
-    return not recorded_path.exists() and not recorded_path.is_absolute() and recorded_path.name == given_path.name
+    # A path recorded from another working directory or machine (a copied run) cannot be followed
+    # from here; the file's name is then all there is to compare, and the count of rows read,
+    # checked once the data is loaded, catches other data under the same name.
+    return not recorded_path.exists() and recorded_path.name == given_path.name
 
 
 def _run_provenance(directory: Path) -> dict | None:

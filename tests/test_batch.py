@@ -142,6 +142,9 @@ def test_a_run_killed_after_some_chunks_resumes_to_the_same_output(trained_tiny_
     assert main(summarize_args(trained_tiny_model, source, interrupted, "--chunk-rows", "16")) == 130
     progress = batch.progress_path(interrupted)
     assert '"rows": 32' in progress.read_text()
+    # A progress file as an older version wrote it, without the model and decoding: still resumed.
+    state = json.loads(progress.read_text())
+    progress.write_text(json.dumps({key: state[key] for key in ("input", "chunk_rows", "rows", "output_bytes")}))
     monkeypatch.setattr(batch, "summarize_frame", real)
     assert main(summarize_args(trained_tiny_model, source, interrupted, "--chunk-rows", "16", "--resume")) == 0
     assert interrupted.read_bytes() == uninterrupted.read_bytes()
@@ -263,7 +266,8 @@ def test_parquet_output_is_written_in_chunks_but_not_resumed(trained_tiny_model,
     source = tmp_path / "in.csv"
     pd.DataFrame(make_rows(count=20)).to_csv(source, index=False)
     output = tmp_path / "out.parquet"
-    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "6")) == 0
+    # `--resume` with nothing to resume starts the run, whatever the output type.
+    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "6", "--resume")) == 0
     assert len(pd.read_parquet(output)) == 20
     from issue_summarizer import batch
 

@@ -63,16 +63,6 @@ def test_a_wrong_upload_gives_one_line_about_the_upload_not_a_temporary_file():
         data_sources.load_upload("broken.jsonl", b"{nope")
 
 
-def test_usable_rows_drop_bodies_the_model_refuses():
-    frame = pd.DataFrame({"body": ["a real body", "   ", "\x00\x01\x02\x03", "another"]})
-    assert data_sources.usable_rows(frame)["body"].tolist() == ["a real body", "another"]
-    # With no row left, or none to begin with, still a table of rows with its columns.
-    refused = data_sources.usable_rows(frame.iloc[1:3].assign(title="t"))
-    assert refused.empty and list(refused.columns) == ["body", "title"]
-    empty = data_sources.usable_rows(pd.DataFrame({"title": [], "body": []}, dtype=object))
-    assert empty.empty and list(empty.columns) == ["title", "body"]
-
-
 def gzip_bomb(expanded_megabytes: int) -> bytes:
     """A small gzip file that expands to `expanded_megabytes` MB of newlines.
 

@@ -1,8 +1,9 @@
 import random
 
+import pandas as pd
 import pytest
 
-from issue_summarizer.input_checks import MAX_BODY_CHARS, InputError, check_body, is_summarizable
+from issue_summarizer.input_checks import MAX_BODY_CHARS, InputError, check_body, is_summarizable, usable_rows
 
 
 @pytest.mark.parametrize("text", [None, "", "   \n\t ", b"\xff\xfe\x00\x01", "\x00\x01\x02\x03" * 50])
@@ -49,3 +50,13 @@ def test_a_report_that_quotes_mojibake_passes_with_a_warning():
     checked = check_body(report)
     assert checked.text == report
     assert any("unreadable" in warning for warning in checked.warnings)
+
+
+def test_usable_rows_drop_bodies_the_model_refuses():
+    frame = pd.DataFrame({"body": ["a real body", "   ", "\x00\x01\x02\x03", "another"]})
+    assert usable_rows(frame)["body"].tolist() == ["a real body", "another"]
+    # With no row left, or none to begin with, still a table of rows with its columns.
+    refused = usable_rows(frame.iloc[1:3].assign(title="t"))
+    assert refused.empty and list(refused.columns) == ["body", "title"]
+    empty = usable_rows(pd.DataFrame({"title": [], "body": []}, dtype=object))
+    assert empty.empty and list(empty.columns) == ["title", "body"]

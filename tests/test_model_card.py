@@ -194,3 +194,8 @@ def test_the_data_summary_makes_the_split_add_up_and_names_files_without_directo
     # What was read, less what was left out, is what the split table shows.
     assert 1_000 + 500 - 300 - 5 == sum(split["rows"] for split in provenance["split"].values())
     assert data_summary({"source": "issues.csv", "rows_read": 7}) == "`issues.csv`: 7 issues read."
+    # Extra rows from evaluation repositories are counted with the capped ones, but are not capped rows.
+    provenance["extra_training_data"]["rows_from_evaluation_repositories_left_out"] = 20
+    assert "280 by the cap on rows per repository, 20 extra rows from validation or test repositories and 5" in (
+        data_summary(provenance)
+    )
