@@ -13,9 +13,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# `--config` when none is given (as `training.DEFAULT_CONFIGURATION`, which this module must not
-# import: it loads TensorFlow).
-DEFAULT_CONFIGURATION = "seed"
 MODEL_FILE = "model.keras"
 
 
@@ -55,7 +52,7 @@ def _load(args, require_title: bool):
 
 
 def command_prepare(args) -> None:
-    from issue_summarizer.config import named_configuration
+    from issue_summarizer.config import DEFAULT_CONFIGURATION, named_configuration
     from issue_summarizer.prepare import prepare, save_prepared, summary_lines
 
     config = named_configuration(args.config or DEFAULT_CONFIGURATION)

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from issue_summarizer.cleaning import CleaningOptions
 
+# `--config` when none is given: the tutorial's model. The flag has no argparse default, so that
+# `train --resume` can tell a configuration the user named from one nobody asked for.
+DEFAULT_CONFIGURATION = "seed"
+
 CONFIG_FILE = "config.json"
 # Text rules added after models had been saved. A config.json written before a rule existed
 # lacks its field, and its model was trained without the rule, so the rule loads switched off

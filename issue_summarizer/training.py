@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from issue_summarizer.atomic_files import write_atomically
-from issue_summarizer.config import CONFIG_FILE, SummarizerConfig, named_configuration
+from issue_summarizer.config import CONFIG_FILE, DEFAULT_CONFIGURATION, SummarizerConfig, named_configuration
 from issue_summarizer.copying import to_decoder_input
 from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
 from issue_summarizer.padding import bucket_lengths, cut_padding
@@ -46,9 +46,6 @@ from issue_summarizer.splitting import RepositorySplit
 from issue_summarizer.vocabulary import Vocabulary
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# `--config` when none is given. The flag has no argparse default, so that `--resume` can tell
-# a configuration the user named from one nobody asked for.
-DEFAULT_CONFIGURATION = "seed"
 CHECKPOINT_DIRECTORY = "checkpoints"
 CHECKPOINT_MODEL = "last.keras"
 CHECKPOINT_STATE = "state.json"
