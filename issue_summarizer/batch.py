@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.atomic_files import write_atomically
-from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
+from issue_summarizer.data_loading import (
+    DataLoadError,
+    issues_from_table,
+    parse_column_mapping,
+    read_chunks,
+    same_path,
+)
 from issue_summarizer.github_issues import GitHubError, GitHubSettings, fetch_many
 from issue_summarizer.input_checks import InputError, check_body
 from issue_summarizer.summarizer import Summarizer, check_beam_width, model_digest
@@ -111,12 +116,7 @@ def refuse_output_that_is_input(source: str | Path, output: str | Path) -> None:
     """
     if "://" in str(source):
         return
-    source, output = Path(source).expanduser(), Path(output).expanduser()
-    try:
-        same = os.path.samefile(source, output)
-    except OSError:  # One of them does not exist (yet), so they are not one file now.
-        same = source.resolve() == output.resolve()
-    if same:
+    if same_path(Path(source).expanduser(), Path(output).expanduser()):
         raise DataLoadError(
             f"{output}: this is the input file, which is still being read while the output is written; "
             "choose another --output"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -193,6 +194,16 @@ def _read_parquet_capped(path: Path, max_bytes: int) -> pd.DataFrame:
             raise _too_large(path, max_bytes, compressed=True)
         batches.append(batch)
     return arrow.Table.from_batches(batches, schema=source.schema_arrow).to_pandas()
+
+
+def same_path(first: str | Path, second: str | Path) -> bool:
+    """Whether two paths name one file or directory: the same path spelled another way, a link
+    to it, or (when one does not exist yet) one resolved location."""
+    first, second = Path(first), Path(second)
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # One of them does not exist (yet), so they are not one file now.
+        return first.resolve() == second.resolve()
 
 
 def read_table(path: str | Path, max_bytes: int | None = None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
-from issue_summarizer.input_checks import is_summarizable
+from issue_summarizer.input_checks import summarizable_mask
 from issue_summarizer.summarizer import Summarizer
 
 VECTOR_COLUMN = "vector"
@@ -72,8 +72,7 @@ class VectorWriter:
 def embeddable_rows(frame: pd.DataFrame) -> np.ndarray:
     """Which rows of a table loaded with `drop_bad_rows=False` can be embedded: no problem in any text
     column, and a body the model reads (not binary). Unlike `input_checks.usable_rows`, a mask in row order."""
-    pairs = zip(frame["problem"], frame["body"], strict=True)
-    return np.array([problem == "" and is_summarizable(body) for problem, body in pairs], dtype=bool)
+    return (frame["problem"] == "").to_numpy() & summarizable_mask(frame["body"])
 
 
 def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:

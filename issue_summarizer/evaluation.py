@@ -22,7 +22,7 @@ import pandas as pd
 from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.cleaning import PLACEHOLDERS, CleaningOptions
 from issue_summarizer.config import SummarizerConfig
-from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping
+from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping, same_path
 from issue_summarizer.decoding import TUNED_SETTINGS
 from issue_summarizer.detokenization import detokenize
 from issue_summarizer.input_checks import is_summarizable
@@ -262,13 +262,6 @@ def metrics_name(split_name: str) -> str:
     return METRICS_FILE if split_name == "test" else f"metrics_{split_name}.json"
 
 
-def _same_directory(first: Path, second: Path) -> bool:
-    try:
-        return first.samefile(second)
-    except OSError:  # One does not exist yet.
-        return first.resolve() == second.resolve()
-
-
 def metrics_directory(
     model_directory: str | Path,
     out: str | Path | None,
@@ -288,7 +281,7 @@ def metrics_directory(
         check_beam_width(beam_width)
     model_directory = Path(model_directory)
     target = Path(out) if out is not None else model_directory
-    if split_name != "test" or not _same_directory(target, model_directory):
+    if split_name != "test" or not same_path(target, model_directory):
         # Only the test split's metrics.json is the model card; other splits' files are working notes.
         return target
     reasons = []

@@ -180,9 +180,8 @@ def summarize_with_ray(args) -> None:
     if args.beam_width is not None:
         check_beam_width(args.beam_width)
     refuse_output_that_is_input(args.input, output)
-    ChunkWriter.check(output)
+    writer = ChunkWriter(output)  # Refuses an output type it cannot write, before anything is created.
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer = ChunkWriter(output)
     written, failed = 0, 0
     try:
         with tqdm(desc="summarize (ray)", unit="issue") as bar:
