@@ -4,13 +4,18 @@ import numpy as np
 import streamlit as st
 
 from issue_summarizer import app_state, data_sources
+from issue_summarizer.cache_warming import evaluate_test_split, evaluation_caption
 from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS, evaluate_frame
 from issue_summarizer.holdout import (
     SORT_ORDERS,
     body_is_cut,
+    clicked_row,
     filter_predictions,
+    has_repositories,
     prepare_predictions,
+    random_row,
     repository_choices,
+    selected_positions,
     sort_predictions,
     summary_metrics,
     upload_evaluation_rows,
@@ -20,17 +25,24 @@ from issue_summarizer.text_display import escape_markdown
 
 UPLOAD_ROWS = 2000  # Uploads are cut to this many rows so an evaluation takes seconds, not minutes.
 ROW_KEY = "holdout_row:{identity}"  # One chosen row per source, so switching sources never shows a stale row.
+TABLE_KEY = "holdout_table"
+# The table positions the page last highlighted and the rows it last drew, in order: a selection
+# that differs from the highlighted one is the visitor's click, on the table as it was drawn.
 SELECTION_KEY = "holdout_last_selection"
-TABLE_COLUMNS = ["repo", "rougeL", "lead_rougeL", "title", "predicted_title", "lead", "score"]
+DRAWN_ROWS_KEY = "holdout_drawn_rows"
+TABLE_COLUMNS = ["repo", "rougeL", "lead_rougeL", "title", "predicted_title", "opening", "score"]
+
+
+def progress_bar(rows) -> app_state.ProgressBar:
+    return app_state.ProgressBar(
+        len(rows), "Summarized {done:,} of {total:,} issues", "Scoring the titles against the real ones…"
+    )
 
 
 def evaluate(rows, label: str, identity: str) -> app_state.HoldoutIssues:
     """Summarize and score `rows` with a progress bar."""
-    summarizer = app_state.current_summarizer()
-    bar = app_state.ProgressBar(
-        len(rows), "Summarized {done:,} of {total:,} issues", "Scoring the titles against the real ones…"
-    )
-    metrics, table = evaluate_frame(summarizer, rows, progress=bar)
+    bar = progress_bar(rows)
+    metrics, table = evaluate_frame(app_state.current_summarizer(), rows, progress=bar)
     bar.clear()
     return app_state.HoldoutIssues(prepare_predictions(table), label, identity, evaluated=True, metrics=metrics)
 
@@ -52,9 +64,14 @@ def from_test_split() -> app_state.HoldoutIssues | None:
         f"has **{len(rows):,} issues** from {rows['repo'].nunique():,} repositories the model never saw.",
         icon=":material/science:",
     )
+    # Said before the click: on a 2-core server the evaluation runs for minutes.
+    st.caption(evaluation_caption(len(rows)))
     if st.button(f"Evaluate the model on {len(rows):,} test issues", type="primary", key="evaluate_test_split"):
-        issues = evaluate(rows, f"test split of `{shown}`", identity)
-        issues.metrics.update({"split": "test", "data": shown})
+        # The same computation as `warm-cache`, so that both store the same results.
+        bar = progress_bar(rows)
+        table, metrics = evaluate_test_split(app_state.current_summarizer(), rows, shown, progress=bar)
+        bar.clear()
+        issues = app_state.HoldoutIssues(table, f"test split of `{shown}`", identity, evaluated=True, metrics=metrics)
         # The results go to the app's cache, never into the model directory: its metrics.json
         # describes the owner's evaluation and changes only through `evaluate` and `train`.
         if app_state.store_evaluation(path, issues):
@@ -86,11 +103,11 @@ def from_upload() -> app_state.HoldoutIssues | None:
     return st.session_state[key]
 
 
-def show_metrics(issues: app_state.HoldoutIssues) -> None:
+def show_metrics(issues: app_state.HoldoutIssues, with_repositories: bool) -> None:
     summary = summary_metrics(issues.frame)
     columns = st.columns(5)
     columns[0].metric("Issues", f"{summary['rows']:,}")
-    columns[1].metric("Repositories", f"{summary['repositories']:,}")
+    columns[1].metric("Repositories", f"{summary['repositories']:,}" if with_repositories else "–")
     columns[2].metric(
         "Model ROUGE-L",
         f"{summary['model_rougeL']:.3f}",
@@ -107,11 +124,14 @@ def show_metrics(issues: app_state.HoldoutIssues) -> None:
         )
     else:
         st.caption(f"From {issues.label}.")
+    if not with_repositories:
+        st.caption("The file has no repository column, so the issues are not shown or filtered by repository.")
 
 
-def show_detail(row) -> None:
+def show_detail(row, with_repositories: bool) -> None:
     with st.container(border=True, key="holdout_detail"):
-        st.text(row["repo"])
+        if with_repositories:
+            st.text(row["repo"])
         scores = st.columns(3)
         scores[0].metric("Model ROUGE-L", f"{row['rougeL']:.3f}")
         scores[1].metric("Lead ROUGE-L", f"{row['lead_rougeL']:.3f}")
@@ -122,7 +142,7 @@ def show_detail(row) -> None:
         titles[1].markdown("###### Model's title")
         titles[1].text(row["predicted_title"] or "(empty)")
         titles[2].markdown("###### First 12 words")
-        titles[2].text(row["lead"])
+        titles[2].text(row["opening"])
         st.markdown("###### Body")
         with st.container(height=280):
             st.text(row["body"])
@@ -150,50 +170,86 @@ if issues is None:
     st.stop()
 
 with app_state.friendly_errors("showing the predictions"):
-    table = issues.frame
+    table = issues.frame.assign(opening=app_state.body_openings(issues.identity, issues.frame["body"].tolist()))
     row_key = ROW_KEY.format(identity=issues.identity)
-    show_metrics(issues)
+    with_repositories = has_repositories(table)
+    show_metrics(issues, with_repositories)
 
-    filters = st.columns([2, 3, 3, 2])
-    rouge_range = filters[0].slider("ROUGE-L", 0.0, 1.0, (0.0, 1.0), 0.05, key="holdout_rouge")
-    repositories = filters[1].multiselect(
-        "Repositories", repository_choices(table), key="holdout_repositories", placeholder="All repositories"
+    filters = iter(st.columns([2, 3, 3, 2] if with_repositories else [2, 6, 2]))
+    rouge_range = next(filters).slider("ROUGE-L", 0.0, 1.0, (0.0, 1.0), 0.05, key="holdout_rouge")
+    repositories = []
+    if with_repositories:
+        # No "Select all": choosing every repository is what the empty filter already means.
+        repositories = next(filters).multiselect(
+            "Repositories",
+            repository_choices(table),
+            key="holdout_repositories",
+            placeholder="All repositories",
+            select_all=False,
+            help="Leave empty to see every repository, or choose the ones to see.",
+        )
+    search = next(filters).text_input("Search titles and bodies", key="holdout_search", placeholder="e.g. memory leak")
+    order = next(filters).selectbox(
+        "Order",
+        list(SORT_ORDERS),
+        key="holdout_order",
+        help="Shuffled, the first rows are a fair sample of the issues; the other orders sort by score.",
     )
-    search = filters[2].text_input("Search titles and bodies", key="holdout_search", placeholder="e.g. memory leak")
-    order = filters[3].selectbox("Order", list(SORT_ORDERS), key="holdout_order")
     shown = sort_predictions(filter_predictions(table, rouge_range, repositories, search), order)
+
+    # A selection that differs from the one the page drew is the visitor's click in the table.
+    state = st.session_state.get(TABLE_KEY)
+    selected = list(state["selection"]["rows"]) if state is not None else []
+    if selected != st.session_state.get(SELECTION_KEY, []):
+        st.session_state[row_key] = clicked_row(st.session_state.get(DRAWN_ROWS_KEY), selected)
+
+    if shown.empty:
+        st.info(
+            f"None of the {len(table):,} issues match these filters. Widen the ROUGE-L range, change the search "
+            "or choose other repositories.",
+            icon=":material/filter_alt_off:",
+        )
+        # The table is not drawn, so its selection goes too: it would count rows of a table no longer shown.
+        st.session_state.pop(TABLE_KEY, None)
+        st.session_state[SELECTION_KEY] = []
+        st.session_state[DRAWN_ROWS_KEY] = []
+        st.stop()
 
     caption_column, button_column = st.columns([4, 1], vertical_alignment="center")
     caption_column.caption(f"{len(shown):,} of {len(table):,} issues match. Select a row to read it in full.")
-    if button_column.button(
-        "Random example", icon=":material/casino:", disabled=shown.empty, width="stretch", key="holdout_random"
-    ):
-        st.session_state[row_key] = int(np.random.default_rng().choice(shown.index.to_numpy()))
+    if button_column.button("Random example", icon=":material/casino:", width="stretch", key="holdout_random"):
+        st.session_state[row_key] = random_row(shown.index, st.session_state.get(row_key), np.random.default_rng())
 
-    event = st.dataframe(
-        shown[TABLE_COLUMNS],
+    # The table highlights the row the detail panel shows, whichever way it was chosen, and none
+    # when the filters hide it.
+    chosen = st.session_state.get(row_key)
+    highlighted = selected_positions(shown.index, chosen)
+    if highlighted != selected:
+        st.session_state[TABLE_KEY] = {"selection": {"rows": highlighted, "columns": [], "cells": []}}
+    st.session_state[SELECTION_KEY] = highlighted
+    st.session_state[DRAWN_ROWS_KEY] = shown.index.tolist()
+
+    st.dataframe(
+        shown[[column for column in TABLE_COLUMNS if with_repositories or column != "repo"]],
         hide_index=True,
         width="stretch",
-        height=360,
+        # Up to ten rows, then it scrolls: a short result leaves no empty rows below it.
+        height="auto",
         on_select="rerun",
         selection_mode="single-row",
-        key="holdout_table",
+        key=TABLE_KEY,
         column_config={
             "repo": st.column_config.TextColumn("repository"),
             "title": st.column_config.TextColumn("actual title", width="medium"),
             "predicted_title": st.column_config.TextColumn("model's title", width="medium"),
-            "lead": st.column_config.TextColumn("first 12 words"),
+            "opening": st.column_config.TextColumn(
+                "first 12 words",
+                help="The body's first 12 words as written. The lead baseline scores them cleaned and tokenized.",
+            ),
             "rougeL": st.column_config.ProgressColumn("ROUGE-L", min_value=0.0, max_value=1.0, format="%.2f"),
             "lead_rougeL": st.column_config.NumberColumn("lead ROUGE-L", format="%.2f"),
             "score": st.column_config.NumberColumn("confidence", format="%.2f"),
         },
     )
-    # A new table selection wins over an earlier random pick, and a random pick over an old selection.
-    selected = list(event.selection.rows) if event is not None else []
-    if selected and selected != st.session_state.get(SELECTION_KEY):
-        st.session_state[row_key] = int(shown.index[selected[0]])
-    st.session_state[SELECTION_KEY] = selected
-
-    row_index = st.session_state.get(row_key)
-    if row_index is not None and row_index in table.index:
-        show_detail(table.loc[row_index])
+    if highlighted:
+        show_detail(table.loc[chosen], with_repositories)

@@ -28,13 +28,18 @@ def length_section(histogram: LengthHistogram, what: str, configured: int, note:
             max(limit, 2),
             min(configured, limit),
             key=f"pad_{what}",
+            format="%,d",
             help=f"Every {what} is padded or cut to this many tokens.",
         )
         report = pad_report(histogram, pad_length)
         first, second = st.columns(2)
         first.metric("Truncated", f"{report.truncated_share:.1%}", help=f"{what.capitalize()}s longer than this.")
         second.metric("Padded", f"{report.padded_share:.1%}", help=f"{what.capitalize()}s shorter than this.")
-        first.metric("Padding in the matrix", f"{report.padding_token_share:.1%}", help="Cells that hold padding.")
+        first.metric(
+            "Padding cells",
+            f"{report.padding_token_share:.1%}",
+            help="The share of the padded matrix's cells that hold padding.",
+        )
         second.metric("Tokens cut off", f"{report.truncated_token_share:.1%}", help="Of all tokens, the share lost.")
         st.caption(note)
         st.divider()
@@ -49,14 +54,14 @@ def length_section(histogram: LengthHistogram, what: str, configured: int, note:
             help="The share of documents that should fit without truncation.",
         )
         suggested = histogram.suggest_length(coverage)
-        st.metric("Suggested pad length", f"{suggested} tokens", help="The green line on the coverage curve.")
+        st.metric("Suggested pad length", f"{suggested:,} tokens", help="The green line on the coverage curve.")
     with chart_column:
         frame, longer = histogram_frame(histogram, limit)
         st.altair_chart(length_histogram_chart(frame, pad_length, what), width="stretch")
         st.caption(
             f"{histogram.total:,} {'bodies' if what == 'body' else what + 's'}; "
-            f"median {histogram.suggest_length(0.5)} tokens. "
-            + (f"{longer:,} longer than {limit} tokens are not drawn." if longer else "")
+            f"median {histogram.suggest_length(0.5):,} tokens. "
+            + (f"{longer:,} longer than {limit:,} tokens are not drawn." if longer else "")
         )
         st.altair_chart(coverage_chart(coverage_frame(histogram, limit), pad_length, what, suggested), width="stretch")
 
@@ -76,12 +81,12 @@ def histograms_from_source(source: str) -> tuple[dict[str, LengthHistogram], str
         sample = meta.get("body_sample_size")
         return histograms, (
             f"From `{LENGTH_STATS_FILE}`: bodies of a {sample:,}-issue sample and titles of the training split of "
-            f"`{app_state.show_path(meta.get('source', 'the training data'))}`."
+            f"`{app_state.show_recorded_path(meta.get('source', 'the training data'))}`."
             if sample
             else f"From `{LENGTH_STATS_FILE}`."
         )
 
-    sample = st.slider("Rows to sample", 1000, SAMPLE_ROWS, 5000, 1000, key="length_sample")
+    sample = st.slider("Rows to sample", 1000, SAMPLE_ROWS, 5000, 1000, key="length_sample", format="%,d")
     if source == "Data file":
         path = app_state.usable_data_path()
         if path is None:

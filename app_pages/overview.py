@@ -5,19 +5,22 @@ import streamlit as st
 from issue_summarizer import app_state
 from issue_summarizer.charts import training_curves_chart
 from issue_summarizer.model_card import (
-    QUALITY_COLUMNS,
+    NOT_APPLICABLE,
+    QUALITY_READING_COLUMNS,
+    QUALITY_SCORE_COLUMNS,
     configuration_table,
     data_summary,
     decoding_description,
     history_frame,
     layer_table,
     metrics_table,
-    quality_table,
+    quality_display_table,
     split_table,
     vocabulary_table,
     weights_description,
 )
 from issue_summarizer.summarizer import ModelDirectoryError
+from issue_summarizer.text_display import NO_WRAP_HEADERS
 
 COUNT = st.column_config.NumberColumn(format="localized")
 ARCHITECTURES = {
@@ -30,11 +33,6 @@ ARCHITECTURES = {
     "decoder writes the title one word at a time, attending to the title so far and to the body, and can "
     "copy a body word the title vocabulary lacks through its last cross-attention layer.",
 }
-
-
-def full_height(rows: int) -> int:
-    """A dataframe height in pixels that shows every row without scrolling."""
-    return 35 * (rows + 1) + 3
 
 
 def introduction(architecture: str | None) -> None:
@@ -78,31 +76,35 @@ with app_state.friendly_errors("reading the model directory"):
     columns[2].metric("Training issues", f"{provenance.get('split', {}).get('train', {}).get('rows', 0):,}")
     columns[3].metric("Epochs trained", training.get("epochs_run", "—"))
 
-    # The comparison table is wide (up to eight columns), so it has the page's width.
+    # The comparison is split in two tables, scores and how titles read, so that every column fits
+    # on the page; static tables wrap the systems' long labels instead of cutting them.
     st.subheader("Test metrics", anchor=False)
     if card.quality:
         st.caption(
             f"{card.quality.get('test_rows', 0):,} test issues from {card.quality.get('test_repositories', 0)} "
             "repositories that no model saw, scored in one run by "
-            f"`{card.quality.get('command', 'bench/quality.py')}`. Titles and references are compared cleaned "
-            "and tokenized. Copy rate: titles with a word outside the title vocabulary, which only copying from "
-            "the body can write; empty: titles with no words; repeats: titles that use one word at least three times. "
-            "How titles read: the shares with a placeholder such as xxnum, with tokenizer spacing (does n't), "
-            "starting with a tag such as [Bug], and cut by the length limit; ROUGE-L against the real titles as "
-            "written, case-sensitive (cased) and not (raw)."
+            f"`{card.quality.get('command', 'bench/quality.py')}`. "
+            f"A dash ({NOT_APPLICABLE}) marks a measure that does not apply to those titles."
         )
-        st.dataframe(
-            quality_table(card.quality),
-            hide_index=True,
-            width="stretch",
-            column_config={"titles": st.column_config.TextColumn("titles", width="large")}
-            | {
-                name: st.column_config.NumberColumn(name, format="%.3f")
-                for name in QUALITY_COLUMNS.values()
-                if name != "BLEU"
-            }
-            | {"BLEU": st.column_config.NumberColumn("BLEU", format="%.2f")},
-        )
+        scores = quality_display_table(card.quality, QUALITY_SCORE_COLUMNS)
+        if not scores.empty:
+            st.markdown("###### Scores against the real titles")
+            st.table(scores.style.set_table_styles(NO_WRAP_HEADERS))
+            st.caption(
+                "Titles and references are compared cleaned and tokenized. Copy rate: titles with a word outside "
+                "the title vocabulary, which only copying from the body can write; empty: titles with no words; "
+                "repeats: titles that use one word at least three times."
+            )
+        # Older comparison files have no surface measures, and then no second table.
+        reading = quality_display_table(card.quality, QUALITY_READING_COLUMNS)
+        if not reading.empty:
+            st.markdown("###### How the titles read")
+            st.table(reading.style.set_table_styles(NO_WRAP_HEADERS))
+            st.caption(
+                "The shares of titles with a placeholder such as xxnum, with tokenizer spacing (does n't), "
+                "starting with a tag such as [Bug], and cut by the length limit; ROUGE-L against the real titles "
+                "as written, case-sensitive (cased) and not (raw)."
+            )
     elif metrics:
         st.caption(
             f"On the held-out **{metrics.get('split', 'test')}** repositories "
@@ -118,6 +120,7 @@ with app_state.friendly_errors("reading the model directory"):
             metrics_table(metrics),
             hide_index=True,
             width="stretch",
+            placeholder=NOT_APPLICABLE,
             column_config={
                 name: st.column_config.NumberColumn(name, format="%.3f")
                 for name in ("ROUGE-1", "ROUGE-2", "ROUGE-L", "copy rate")
@@ -184,7 +187,9 @@ with app_state.friendly_errors("reading the model directory"):
             )
             st.caption(f"Dropped while preparing: {dropped}.")
 
-    configuration_column, architecture_column = st.columns(2, gap="large")
+    # One above the other, each with the page's width: side by side, half a laptop screen cut off the
+    # architecture's parameter counts.
+    configuration_column, architecture_column = st.container(), st.container()
     with configuration_column:
         st.subheader("Configuration", anchor=False)
         # A static table wraps the longer explanations instead of cutting them off.
@@ -199,16 +204,12 @@ with app_state.friendly_errors("reading the model directory"):
                 icon=":material/warning:",
             )
         else:
-            layers = layer_table(summarizer.model)
-            st.dataframe(
-                layers,
-                hide_index=True,
-                width="stretch",
-                height=full_height(len(layers)),
-                column_config={"parameters": COUNT},
-            )
+            # A static table wraps a long layer name or shape instead of cutting it.
+            st.table(layer_table(summarizer.model).set_index("layer").style.format({"parameters": "{:,}"}))
             st.caption(
-                f"{summarizer.model.count_params():,} parameters. Training uses teacher forcing: the decoder reads "
+                "Output shapes are per issue: words stands for the body's or the title's length, the other number "
+                f"for the size of each word's vector. {summarizer.model.count_params():,} parameters. "
+                "Training uses teacher forcing: the decoder reads "
                 "the true title shifted by one word. For inference the encoder and a one-step decoder are cut out "
                 "of the same weights."
             )

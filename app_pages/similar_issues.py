@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from issue_summarizer import app_state, data_sources
+from issue_summarizer.cache_warming import map_caption, map_identity, map_sample
 from issue_summarizer.charts import points_outside_view, similarity_map_chart
-from issue_summarizer.input_checks import InputError, check_body, usable_rows
-from issue_summarizer.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups, sample_rows
+from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups
 from issue_summarizer.text_display import escape_markdown
 
 NEIGHBOURS = 10
@@ -73,10 +74,13 @@ with app_state.friendly_errors("preparing the issues to map"):
             source_name = uploaded.name
             if "title" not in frame.columns:
                 frame = frame.assign(title="")
-        sample = sample_rows(usable_rows(frame[["repo", "title", "body"]]))
+        sample = map_sample(frame)
         # Refused before the bodies are embedded, which would take a while for nothing.
         check_map_size(len(sample), source_name)
-        identity = f"{app_state.model_identity()}|{identity}:{len(sample)}"
+        identity = map_identity(app_state.model_directory(), identity, len(sample))
+        if source == "Test split" and not app_state.embeddings_cached(identity):
+            # Said before the first map of the test split, which takes half a minute on a 2-core server.
+            st.caption(map_caption(len(sample)))
 
         with st.status(f"Mapping {len(sample):,} issues from {label}…", expanded=True) as status:
             st.write(f"Embedding {len(sample):,} bodies with the encoder…")

@@ -19,7 +19,13 @@ from issue_summarizer.evaluation import title_rouge_l
 from issue_summarizer.examples import EXAMPLE_ISSUES
 from issue_summarizer.github_issues import GitHubError, fetch_issue_by_url
 from issue_summarizer.input_checks import InputError, check_body
-from issue_summarizer.text_display import WRAP_LONG_WORDS, escape_markdown, seen_tokens_html, seen_tokens_summary
+from issue_summarizer.text_display import (
+    WRAP_LONG_WORDS,
+    escape_markdown,
+    no_repeat_label,
+    seen_tokens_html,
+    seen_tokens_summary,
+)
 
 BODY_KEY = "issue_body"
 EXAMPLE_KEY = "example_issue"
@@ -222,10 +228,11 @@ def one_issue_form() -> None:
             )
             restore(NO_REPEAT_KEY, config.no_repeat_ngram_size if config.no_repeat_ngram_size <= 3 else 0)
             no_repeat = st.selectbox(
-                "Never repeat",
+                "Repeated words",
                 [0, 1, 2, 3],
                 key=NO_REPEAT_KEY,
-                format_func=lambda n: "off" if n == 0 else f"a {n}-word sequence",
+                format_func=no_repeat_label,
+                help="Whether the title may use a word, or a phrase of two or three words, more than once.",
             )
             keep(NO_REPEAT_KEY)
             length_penalty = kept_slider(
@@ -422,6 +429,12 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
         identity = data_sources.content_identity(data)
         loaded, links = app_state.load_titling_upload(uploaded.name, identity, data)
         rows, columns = loaded.frame, loaded.source_columns
+        # The `summarize` command's rule: an upload's own column of a name batch mode writes would lose
+        # its cells to ours, so it is refused (shown by `friendly_errors`) before anything is titled.
+        from issue_summarizer.input_checks import SUMMARIZE_COLUMNS, refuse_columns_written_over
+
+        written = ("github_title", *SUMMARIZE_COLUMNS) if links else SUMMARIZE_COLUMNS
+        refuse_columns_written_over(uploaded.name, columns, written, "batch mode", again="upload it again")
         limit = URL_ROWS if links else BATCH_ROWS
         if len(rows) > limit:
             st.warning(

@@ -1,24 +1,127 @@
 """Command line: `python -m issue_summarizer {prepare,train,tune,summarize,evaluate} ...`.
 
-Every user error (a bad file, a missing model) ends with one line on stderr and exit
-status 2, never a traceback.
+Every user error (a bad file, a missing model, an argument out of range) ends with one line
+on stderr and exit status 2, never a traceback or a usage block. Files and arguments are
+checked before TensorFlow loads wherever the check does not need the model.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODEL_FILE = "model.keras"
 
 
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send what native code writes to stderr (file descriptor 2) nowhere, for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs another loader's module with native stderr silenced."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str):
+        # Everything else (resources, source, file names) as the real loader answers it.
+        if name == "loader":
+            raise AttributeError(name)  # Not set yet (a copy being made): no endless lookup.
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        with _stderr_silenced():
+            self.loader.exec_module(module)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Imports TensorFlow and Keras, when something first imports them, without their start-up lines.
+
+    Their native libraries log through absl before it is initialized ("All log messages before
+    absl::InitializeLog() ...", "oneDNN custom operations are on ..."), which TF_CPP_MIN_LOG_LEVEL
+    does not reach, so every command that loads the model would print them before its own output
+    or its one `error:` line. Only the import is silenced: an import that fails still raises its
+    exception, and TensorFlow's later warnings (after TF_CPP_MIN_LOG_LEVEL applies) still show.
+    oneDNN itself stays on (TF_ENABLE_ONEDNN_OPTS is left alone), so numbers do not change.
+    """
+
+    NAMES = ("tensorflow", "keras")
+
+    def find_spec(self, name: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
+        if name not in self.NAMES:
+            return None
+        # Found by the other finders, with this one out of the way.
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_start_up() -> None:
+    """Install `_QuietTensorFlowImport` (once); the command line does, before any command runs."""
+    if not any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default in --help, unless its help already speaks of it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of the command and of each subcommand (argparse makes subparsers of the parent's class).
+
+    A bad argument ends with one `error:` line and exit status 2, like every other user error
+    (`main`), rather than a usage block first.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        # The top level has only commands to offer, which its --help lists.
+        hint = f" (see {self.prog} --help)" if self._subparsers is not None else ""
+        self.exit(2, f"error: {message}{hint}\n")
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (a count of rows, epochs, beams, ...)."""
     return _bounded_int(text, 1, "a whole number of at least 1")
+
+
+def at_least_two(text: str) -> int:
+    """An argparse type: a whole number of at least 2 (a mean of one checkpoint is that checkpoint)."""
+    return _bounded_int(text, 2, "a whole number of at least 2")
 
 
 def non_negative_int(text: str) -> int:
@@ -150,22 +253,34 @@ def command_tune(args) -> None:
     tune_command(args)
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser, flag: str, remote: bool = False) -> None:
+def command_warm_cache(args) -> None:
+    from issue_summarizer.cache_warming import warm_cache_command
+
+    warm_cache_command(args)
+
+
+def _add_data_arguments(
+    parser: argparse.ArgumentParser, flag: str, remote: bool = False, limit_help: str = "read only the first N rows"
+) -> None:
     # Path() would fold "s3://bucket/x" into "s3:/bucket/x", so inputs that Ray may read from
     # object storage stay strings.
     parser.add_argument(
         flag,
         required=True,
         type=str if remote else Path,
-        help="CSV, JSONL(.gz) or parquet file" + (" (with --engine ray also s3:// or gs://)" if remote else ""),
+        help="CSV, TSV, JSONL(.gz) or parquet file" + (" (with --engine ray also s3:// or gs://)" if remote else ""),
     )
     parser.add_argument("--preset", choices=["kaggle", "news", "corpus"], help="column names of a known format")
     parser.add_argument("--columns", help="column mapping, e.g. title=issue_title,body=body,repo=repo")
-    parser.add_argument("--limit", type=positive_int, help="read only the first N rows")
+    parser.add_argument("--limit", type=positive_int, help=limit_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # config.py reads no TensorFlow, so the names come from the one list `train` accepts.
+    from issue_summarizer.config import CONFIGURATIONS, DEFAULT_CONFIGURATION
+
+    configurations = f"named configuration: {', '.join(CONFIGURATIONS)} (default: {DEFAULT_CONFIGURATION})"
+    parser = _Parser(
         prog="python -m issue_summarizer", description="Issue Summarizer: write a GitHub issue's title from its body."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -173,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="clean, tokenize, split and encode a data file")
     _add_data_arguments(prepare, "--data")
     prepare.add_argument("--out", required=True, type=Path, help="directory for arrays, vocabularies and stats")
-    prepare.add_argument("--config", help="named configuration (seed, attention, transformer, tiny; default: seed)")
+    prepare.add_argument("--config", choices=CONFIGURATIONS, metavar="NAME", help=configurations)
     prepare.add_argument("--workers", type=positive_int, help="processes for tokenizing (default: all cores)")
     prepare.set_defaults(run=command_prepare)
 
@@ -181,8 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(train, "--data")
     train.add_argument("--out", required=True, type=Path, help="model directory to write")
     train.add_argument(
-        "--config",
-        help="named configuration (seed, attention, transformer, tiny; default: seed); with --resume, the run's own",
+        "--config", choices=CONFIGURATIONS, metavar="NAME", help=f"{configurations}; with --resume, the run's own"
     )
     train.add_argument("--epochs", type=positive_int, help="override the configuration's epochs")
     train.add_argument("--batch-size", type=positive_int, help="override the configuration's batch size")
@@ -237,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         "average", help="average a run's last epoch checkpoints, kept if it lowers the validation loss"
     )
     average.add_argument("--model", type=Path, required=True, help="model directory of a training run (--out)")
-    average.add_argument("--last", type=int, default=3, help="how many of the last epoch checkpoints (default: 3)")
+    average.add_argument(
+        "--last", type=at_least_two, default=3, help="how many of the last epoch checkpoints, at least 2 (default: 3)"
+    )
     average.add_argument("--force", action="store_true", help="write the average even if it does not help")
     average.set_defaults(run=command_average)
 
@@ -248,7 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument(
         "--beam-width", type=positive_int, help="1 for greedy decoding (default: the model's tuned width)"
     )
-    summarize.add_argument("--batch-size", type=positive_int, default=256)
+    summarize.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=256,
+        help="bodies decoded together; more is faster until memory runs out, and the titles are the same",
+    )
     # 2,000 rows keep a run under 2 GiB (bench/streaming.py); 10,000 peaked at 2.16 GiB.
     summarize.add_argument(
         "--chunk-rows", type=positive_int, default=2_000, help="rows read, titled and written at a time"
@@ -267,8 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="ROUGE and BLEU of a model and the lead baseline")
     evaluate.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
-    _add_data_arguments(evaluate, "--data")
-    evaluate.add_argument("--split", default="test", help="test, validation, or all (every row of --data)")
+    _add_data_arguments(evaluate, "--data", limit_help="score only the first N rows of the chosen --split")
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        choices=["test", "validation", "train", "all"],
+        help="rows of --data in the model's test, validation or train split, or all of them",
+    )
     evaluate.add_argument(
         "--beam-width", type=positive_int, help="1 for greedy decoding (default: the model's tuned width)"
     )
@@ -277,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser("tune", help="choose decoding defaults by validation ROUGE-L")
     tune.add_argument("--model", type=Path, default=Path("model"), help="model directory (default: model)")
-    _add_data_arguments(tune, "--data")
+    _add_data_arguments(tune, "--data", limit_help="use only the first N validation rows, before --rows samples")
     tune.add_argument(
         "--rows", type=non_negative_int, default=1000, help="validation rows to score (default: 1000; 0: all)"
     )
@@ -297,6 +423,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--candidate", required=True, type=Path, help="predictions file of `evaluate`, same rows")
     compare.add_argument("--metric", default="rougeL", help="per-row column: rougeL (default) or lead_rougeL")
     compare.set_defaults(run=command_compare)
+
+    warm = commands.add_parser(
+        "warm-cache", help="compute what the app's Holdout browser and Similar issues pages compute on a first visit"
+    )
+    # No --limit, --preset or --columns: the app reads the whole file with the default columns,
+    # and the cache is keyed by the file, so anything else would be stored as what it is not.
+    warm.add_argument(
+        "--model", type=Path, help="model directory the app uses (default: $ISSUE_SUMMARIZER_MODEL, else model/)"
+    )
+    warm.add_argument(
+        "--data", type=Path, help="data file the app reads (default: $ISSUE_SUMMARIZER_DATA, else the shared corpus)"
+    )
+    warm.add_argument("--force", action="store_true", help="compute again what is already cached")
+    warm.set_defaults(run=command_warm_cache)
     return parser
 
 
@@ -309,7 +449,11 @@ def _describe_os_error(error: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     from issue_summarizer.data_loading import DataLoadError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:
+        # argparse exits after --help (0) and after its one `error:` line (2); callers of main() get the status.
+        return exit.code if isinstance(exit.code, int) else 2
     try:
         args.run(args)
     except (DataLoadError, ValueError) as error:
@@ -327,4 +471,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    quiet_tensorflow_start_up()
     sys.exit(main())

@@ -9,7 +9,6 @@ that is loaded or computed once and shared: the `Summarizer` is loaded once per 
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -21,28 +20,24 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from issue_summarizer import data_sources
-from issue_summarizer.atomic_files import write_atomically
-from issue_summarizer.config import CONFIG_FILE
+from issue_summarizer import cache_warming, data_sources
 from issue_summarizer.data_loading import DataLoadError, LoadedData, load_issues
 from issue_summarizer.deployment import Deployment
 from issue_summarizer.embedding_file import read_vectors
+from issue_summarizer.evaluation import LEAD_WORDS
 from issue_summarizer.github_issues import GitHubSettings
 from issue_summarizer.holdout import (
-    cached_predictions_path,
-    load_cached_predictions,
     load_predictions,
     predictions_path,
     rows_of_test_split,
-    save_predictions,
 )
 from issue_summarizer.input_checks import InputError
 from issue_summarizer.length_report import histograms_from_texts
 from issue_summarizer.length_stats import LengthHistogram
 from issue_summarizer.model_card import ModelCard, read_model_card
 from issue_summarizer.similarity import SimilarityMap, build_file_map, build_map, cluster_labels
-from issue_summarizer.summarizer import MODEL_FILE, SELF_CHECK_TEXT, ModelDirectoryError, Summarizer
-from issue_summarizer.text_display import escape_markdown
+from issue_summarizer.summarizer import SELF_CHECK_TEXT, ModelDirectoryError, Summarizer
+from issue_summarizer.text_display import escape_markdown, opening_words
 
 logger = logging.getLogger(__name__)
 DATA_PATH_KEY = "data_path"
@@ -106,6 +101,17 @@ def show_path(path: str | Path) -> str:
     return deployment().show_path(path)
 
 
+def show_recorded_path(path: str | Path) -> str:
+    """A path that a command wrote into a model file (`length_stats.json`), named as `show_path` names
+    the sidebar's data file. The commands run from the repository root, so a relative path such as
+    `../shared/data/github_issues.jsonl.gz` is read from there, and the page and the sidebar name one
+    file the same way."""
+    path = Path(path).expanduser()
+    if not path.is_absolute():
+        path = Path(os.path.normpath(data_sources.REPOSITORY_ROOT / path))
+    return show_path(path)
+
+
 def redact(message: str) -> str:
     """A message without server locations in shared mode (library errors name the files they are about)."""
     settings = deployment()
@@ -128,16 +134,9 @@ def model_directory() -> Path:
     return data_sources.model_directory()
 
 
-# Part of every cached result's key: raise it when the way titles are written changes, so that
-# evaluations cached by an older version are not shown as this one's.
-CACHE_VERSION = 2
-
-
 def model_identity() -> str:
-    """A cache key for the model in use: its weights and configuration files (size and time) and the cache version."""
-    directory = model_directory()
-    files = [data_sources.file_identity(directory / name) for name in (MODEL_FILE, CONFIG_FILE)]
-    return "|".join([*files, f"v{CACHE_VERSION}"])
+    """A cache key for the model in use (`cache_warming.model_identity`, which `warm-cache` uses too)."""
+    return cache_warming.model_identity(model_directory())
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
@@ -287,28 +286,31 @@ def saved_predictions() -> HoldoutIssues | None:
     return HoldoutIssues(frame, f"saved predictions `{path.name}`", identity, evaluated=True, metrics=metrics)
 
 
+# The evaluation cache's keys, reads and writes are `cache_warming`'s, so that what
+# `python -m issue_summarizer warm-cache` stores is what these functions find.
+
+
 def evaluation_cache_path(data_path: str) -> Path:
     """Where the app keeps its evaluation of the current model on the test split of `data_path`."""
-    identity = data_sources.file_identity(data_path)
-    return cached_predictions_path(deployment().cache_directory, model_identity(), identity)
+    return cache_warming.evaluation_cache_path(deployment().cache_directory, model_directory(), data_path)
 
 
 def cached_evaluation(data_path: str) -> HoldoutIssues | None:
-    """An earlier evaluation of the test split of `data_path` by any session, from the app's cache."""
-    path = evaluation_cache_path(data_path)
-    cached = load_cached_predictions(path)
+    """An earlier evaluation of the test split of `data_path` by any session (or `warm-cache`), from the app's cache."""
+    cached = cache_warming.read_cached_evaluation(deployment().cache_directory, model_directory(), data_path)
     if cached is None:
         return None
-    frame, metrics = cached
     label = f"test split of `{show_path(data_path)}`"
-    return HoldoutIssues(frame, label, data_sources.file_identity(path), evaluated=True, metrics=metrics)
+    return HoldoutIssues(cached.frame, label, cached.identity, evaluated=True, metrics=cached.metrics)
 
 
 def store_evaluation(data_path: str, issues: HoldoutIssues) -> bool:
     """Keep an evaluation for every session in the cache; `False` when the cache cannot be written,
     in which case it is kept for this session only."""
     try:
-        save_predictions(issues.frame, issues.metrics or {}, evaluation_cache_path(data_path))
+        cache_warming.store_evaluation(
+            deployment().cache_directory, model_directory(), data_path, issues.frame, issues.metrics or {}
+        )
     except OSError:
         logger.warning("cannot write the evaluation cache", exc_info=True)
         st.session_state[f"evaluation:{model_identity()}:{data_path}"] = issues
@@ -339,6 +341,13 @@ def held_out_issues() -> HoldoutIssues | None:
     identity = data_sources.file_identity(path)
     frame = load_test_split(path, identity, str(model_directory()))
     return HoldoutIssues(frame, f"test split of `{show_path(path)}`", identity, evaluated=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def body_openings(identity: str, _bodies: list[str]) -> list[str]:
+    """The first words of each body as its author wrote them (`text_display.opening_words`), computed
+    once per table: `identity` names the table, whose bodies are not hashed on every rerun."""
+    return [opening_words(body, LEAD_WORDS) for body in _bodies]
 
 
 def explain_missing_data(purpose: str) -> None:
@@ -374,28 +383,24 @@ def embeddings(identity: str, _bodies: list[str], persist: bool = False) -> np.n
     kept in the cache directory, so a restarted server reuses them; a visitor's upload is kept
     in memory only, so uploads cannot fill the server's disk.
     """
-    key = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    path = deployment().cache_directory / "embeddings" / f"{key}.npy"
+    # The file's name, reads and writes are `cache_warming`'s, which `warm-cache` uses to fill it.
+    path = cache_warming.embeddings_cache_path(deployment().cache_directory, identity)
     if persist:
-        try:
-            vectors = np.load(path, allow_pickle=False)
-            if vectors.shape[0] == len(_bodies):
-                return vectors
-        except (OSError, ValueError):
-            pass  # Not cached yet, or unreadable: compute it again.
+        vectors = cache_warming.read_cached_embeddings(path, len(_bodies))
+        if vectors is not None:
+            return vectors
     vectors = current_summarizer().embed(_bodies)
     if persist:
         try:
-            write_atomically(path, lambda temporary: _save_array(temporary, vectors))
+            cache_warming.store_embeddings(path, vectors)
         except OSError:
             logger.warning("cannot write the embeddings cache", exc_info=True)
     return vectors
 
 
-def _save_array(path: Path, array: np.ndarray) -> None:
-    # An open file, because `np.save` adds ".npy" to a path that lacks it.
-    with path.open("wb") as handle:
-        np.save(handle, array, allow_pickle=False)
+def embeddings_cached(identity: str) -> bool:
+    """Whether `embeddings(identity, ..., persist=True)` will find its vectors on disk rather than compute them."""
+    return cache_warming.embeddings_cache_path(deployment().cache_directory, identity).is_file()
 
 
 # The fitted UMAP reducer is a large object with compiled numba functions; it is cached as a
@@ -431,10 +436,16 @@ def _file_size(path: Path) -> str:
     return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.1f} kB"
 
 
+# The sidebar is narrow and paths have no spaces to break at: they wrap anywhere rather than run
+# out of sight.
+WRAP_PATHS = "<style>.st-key-model_status code, .st-key-data_file_status p { overflow-wrap: anywhere; }</style>"
+
+
 def render_sidebar() -> None:
     """The model in use and the data source, on every page."""
     directory = model_directory()
     with st.sidebar:
+        st.html(WRAP_PATHS)
         st.markdown("#### Model")
         with st.container(key="model_status"):
             try:
@@ -470,9 +481,17 @@ def local_data_choice() -> None:
     if not path:
         st.caption("No data file set. Pages that need data say how to provide it.")
     elif Path(path).expanduser().is_file():
-        st.caption(f":material/description: {Path(path).name}, {_file_size(Path(path).expanduser())}")
+        # The text box shows only the start of a long path, so the whole path is written out below it.
+        with st.container(key="data_file_status"):
+            st.caption(data_file_caption(path, _file_size(Path(path).expanduser())))
     else:
         st.warning(f"No such file: `{path}`", icon=":material/warning:")
+
+
+def data_file_caption(path: str, size: str) -> str:
+    """The sidebar's line about the local data file: its name and size, then its whole path."""
+    file = Path(path).expanduser()
+    return f":material/description: **{escape_markdown(file.name)}**, {size}  \n{escape_markdown(str(file))}"
 
 
 def shared_data_choice() -> None:

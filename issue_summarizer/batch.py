@@ -2,7 +2,9 @@
 
 Every input row comes back out, in order, with its columns unchanged plus
 `predicted_title` and `title_score`. A row whose body cannot be summarized (empty, binary)
-gets an empty title and its reason in `problem`, so nothing is lost.
+gets an empty title and its reason in `problem`, so nothing is lost. An input that already has
+a column of those names is refused before any work (`input_checks.refuse_columns_written_over`):
+its own cells would otherwise be replaced.
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ import pandas as pd
 from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.data_loading import (
     DataLoadError,
+    check_output_file,
     issues_from_table,
     parse_column_mapping,
     read_chunks,
     same_path,
 )
 from issue_summarizer.github_issues import GitHubError, GitHubSettings, fetch_many
-from issue_summarizer.input_checks import InputError, check_body
+from issue_summarizer.input_checks import SUMMARIZE_COLUMNS, InputError, check_body, refuse_columns_written_over
 from issue_summarizer.summarizer import Summarizer, check_beam_width, model_digest
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
-EXTRA_COLUMNS = ("predicted_title", "title_score", "problem")
+EXTRA_COLUMNS = SUMMARIZE_COLUMNS
 # The columns `issues_from_table` writes its reading of the input into.
 LOADED_COLUMNS = ("title", "body", "repo")
 
@@ -80,7 +83,12 @@ def summarize_frame(
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """Return a copy of `frame` with `predicted_title`, `title_score` and `problem` columns."""
+    """Return a copy of `frame` with `predicted_title`, `title_score` and `problem` columns.
+
+    A `problem` already in `frame` is ours, never the input's own (an input with one is refused
+    before it gets here): loading's verdict on the row, or why its URL could not be fetched
+    (`fetch_bodies`). Such rows are not titled, and keep their reason.
+    """
     problems = list(frame["problem"]) if "problem" in frame.columns else [""] * len(frame)
     result = frame.drop(columns="problem", errors="ignore")
     bodies = []
@@ -105,6 +113,31 @@ def summarize_frame(
     result["title_score"] = scores
     result["problem"] = problems
     return result
+
+
+def refuse_unusable_input(
+    source: str | Path,
+    rows: int,
+    written: tuple[str, ...],
+    command: str,
+    preset: str | None = None,
+    mapping: dict[str, str] | None = None,
+) -> None:
+    """Read the input's first chunk and raise `DataLoadError` when the input cannot be used: a
+    directory, missing, unreadable, without rows, lacking the columns to read, or with its own
+    column of a name in `written`, which `command` would write over.
+
+    Called before the model loads (seconds) and before the output is touched. Object-storage
+    inputs are read by Ray's workers, which check their columns themselves.
+    """
+    if "://" in str(source):
+        return
+    with contextlib.closing(read_chunks(source, rows)) as chunks:
+        first = next(chunks, None)
+    if first is None or first.empty:
+        raise DataLoadError(f"{source}: the file has no rows")
+    refuse_columns_written_over(source, first.columns, written, command)
+    issues_from_table(first, source, preset, mapping, require_title=False, drop_bad_rows=False)
 
 
 def refuse_output_that_is_input(source: str | Path, output: str | Path) -> None:
@@ -147,6 +180,7 @@ class ChunkWriter:
     def check(path: Path, append: bool = False) -> None:
         """Raise `DataLoadError` for an output this writer cannot write (or append to), before any work."""
         name = path.name.lower()
+        check_output_file(path, "--output", "titles.csv")
         if not name.endswith(OUTPUT_SUFFIXES):
             raise DataLoadError(f"{path}: unknown output type; use one of {', '.join(OUTPUT_SUFFIXES)}")
         if append and name.endswith(".parquet"):
@@ -239,6 +273,24 @@ def _resume_point(args, settings: dict) -> tuple[int, int | None]:
     return int(state["rows"]), int(state["output_bytes"])
 
 
+def finished_output_rows(output: Path) -> int:
+    """The rows of an output that a finished run left (it has no progress file), for `--resume`.
+
+    Raises `DataLoadError` when the file is not a `summarize` output, which `--resume` must
+    neither count as done nor replace.
+    """
+    rows, columns = 0, None
+    for chunk in read_chunks(output, 10_000):
+        columns = list(chunk.columns) if columns is None else columns
+        rows += len(chunk)
+    if columns is None or not set(SUMMARIZE_COLUMNS) <= set(columns):
+        raise DataLoadError(
+            f"{output}: exists, but has no {', '.join(SUMMARIZE_COLUMNS)} columns and no progress file, so it is "
+            "no run of summarize to resume; choose another --output, or run without --resume to replace it"
+        )
+    return rows
+
+
 def summarize_file(args) -> None:
     """`summarize --model DIR --input FILE --output FILE [--resume]`, one chunk of rows at a time.
 
@@ -258,7 +310,14 @@ def summarize_file(args) -> None:
     # Refused before the model loads and before the output is touched.
     refuse_output_that_is_input(args.input, output)
     # Only a run that has something to resume appends; `--resume` on a first run starts one.
-    ChunkWriter.check(output, append=args.resume and progress_path(output).is_file())
+    resumable = args.resume and progress_path(output).is_file()
+    ChunkWriter.check(output, append=resumable)
+    if args.resume and not resumable and output.is_file() and output.stat().st_size > 0:
+        # A finished run removes its progress file: titling every row again would redo it all.
+        print(f"{output}: already complete ({finished_output_rows(output):,} rows); nothing to resume")
+        return
+    mapping = parse_column_mapping(args.columns)
+    refuse_unusable_input(args.input, args.chunk_rows, EXTRA_COLUMNS, "summarize", args.preset, mapping)
     source = Path(args.input)
     input_identity = f"{source.resolve()}:{source.stat().st_size}" if source.is_file() else ""
     summarizer = Summarizer.load(args.model)
@@ -271,7 +330,6 @@ def summarize_file(args) -> None:
         # Cut off a chunk that was being written when the run stopped: it is written again, once.
         with output.open("r+b") as handle:
             handle.truncate(output_bytes)
-    mapping = parse_column_mapping(args.columns)
     row, failed, written = 0, 0, done
     with tqdm(desc="summarize", unit="issue", initial=done) as bar, contextlib.closing(writer):
         for raw in read_chunks(args.input, args.chunk_rows):
@@ -282,11 +340,14 @@ def summarize_file(args) -> None:
             if row + len(raw) <= done:
                 row += len(raw)  # Written by the interrupted run.
                 continue
+            # JSON lines may bring a new key in any chunk; the first chunk was checked before the model loaded.
+            refuse_columns_written_over(args.input, raw.columns, EXTRA_COLUMNS, "summarize")
             loaded = issues_from_table(
                 raw, args.input, args.preset, mapping, require_title=False, drop_bad_rows=False, first_row=row + 1
             )
             for problem in loaded.problems:
-                print(problem, file=sys.stderr)
+                # Above the progress bar, not on its line.
+                bar.write(problem, file=sys.stderr)
             result = summarize_frame(summarizer, loaded.frame, args.beam_width, args.batch_size, progress=bar.update)
             result = output_rows(result, raw, loaded.source_columns)
             writer.write(result)

@@ -8,6 +8,7 @@ import pandas as pd
 
 SERIES_COLOURS = {"training": "#4c78a8", "validation": "#f58518"}
 HIGHLIGHT_COLOUR = "#d33f49"
+BINS = alt.Bin(maxbins=60, minstep=1)
 SUGGESTED_COLOUR = "#2e9e5b"
 
 
@@ -33,9 +34,13 @@ def length_histogram_chart(frame: pd.DataFrame, pad_length: int | None, what: st
         alt.Chart(frame)
         .mark_bar(color="#4c78a8", opacity=0.85)
         .encode(
-            x=alt.X("length:Q", bin=alt.Bin(maxbins=60), title=f"{what} length (tokens)"),
-            y=alt.Y("sum(documents):Q", title="documents"),
-            tooltip=[alt.Tooltip("length:Q", bin=alt.Bin(maxbins=60), title="length"), "sum(documents):Q"],
+            # Lengths and counts are whole numbers: bins are at least one token wide and ticks have no decimals.
+            x=alt.X("length:Q", bin=BINS, title=f"{what} length (tokens)", axis=alt.Axis(format=",d")),
+            y=alt.Y("sum(documents):Q", title="documents", axis=alt.Axis(format=",d", tickMinStep=1)),
+            tooltip=[
+                alt.Tooltip("length:Q", bin=BINS, title="length", format=",d"),
+                alt.Tooltip("sum(documents):Q", title="documents", format=",d"),
+            ],
         )
     )
     if pad_length is None:
@@ -69,11 +74,13 @@ def coverage_chart(frame: pd.DataFrame, pad_length: int, what: str, suggested: i
             interpolate="step-after",
         )
         .encode(
-            x=alt.X("length:Q", title=f"pad length ({what} tokens)"),
-            y=alt.Y(
-                "coverage:Q", title="documents not truncated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
-            ),
-            tooltip=["length:Q", alt.Tooltip("coverage:Q", format=".1%")],
+            x=alt.X("length:Q", title=f"pad length ({what} tokens)", axis=alt.Axis(format=",d")),
+            # A short title: the axis is as tall as the chart, and a longer one was cut off.
+            y=alt.Y("coverage:Q", title="not truncated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            tooltip=[
+                alt.Tooltip("length:Q", title="pad length", format=",d"),
+                alt.Tooltip("coverage:Q", title="not truncated", format=".1%"),
+            ],
         )
     )
     rules = pd.DataFrame({"length": [pad_length], "line": [f"pad length {pad_length}"]})

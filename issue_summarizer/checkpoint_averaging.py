@@ -16,12 +16,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
 from issue_summarizer.prepare import ARRAYS_FILE
 from issue_summarizer.training import AVERAGING_FILE, CHECKPOINT_DIRECTORY, split_inputs, training_dataset
+
+if TYPE_CHECKING:
+    import keras
 
 MODEL_FILE = "model.keras"
 _EPOCH_FILE = re.compile(r"epoch-(\d+)\.keras$")
@@ -62,18 +66,16 @@ class AveragingResult:
         return self.averaged_loss < (self.last_loss if self.model_loss is None else self.model_loss)
 
 
-def average_last_checkpoints(directory: str | Path, last: int):
+def average_last_checkpoints(directory: str | Path, last: int) -> tuple[keras.Model, AveragingResult]:
     """(the model holding the mean of the last `last` epoch checkpoints, an `AveragingResult`
     with the validation losses of the mean, of the last checkpoint and of the weights in
     `model.keras`, all on the run's prepared validation rows)."""
-    import keras
-
-    import issue_summarizer.model  # noqa: F401  Registers the custom layers for deserialization.
-
     directory = Path(directory)
-    paths = epoch_checkpoints(directory)
+    if not directory.is_dir():
+        raise ValueError(f"{directory}: {'not a directory' if directory.exists() else 'no such directory'}")
     if last < 2:
         raise ValueError("average at least 2 checkpoints")
+    paths = epoch_checkpoints(directory)
     if len(paths) < last:
         raise ValueError(f"{directory}: {len(paths)} epoch checkpoints, fewer than the {last} asked for")
     checkpoints = directory / CHECKPOINT_DIRECTORY
@@ -88,14 +90,23 @@ def average_last_checkpoints(directory: str | Path, last: int):
     if not arrays_path.is_file():
         raise ValueError(f"{arrays_path}: missing; the validation rows are needed to judge the average")
     config = SummarizerConfig.load(directory)
+    # Keras is imported only now, so that the checks above answer a mistyped command at once.
+    import keras
+
+    import issue_summarizer.model  # noqa: F401  Registers the custom layers for deserialization.
+
     chosen = paths[-last:]
-    models = [keras.saving.load_model(path) for path in chosen]
+    # Each checkpoint's weights are copied out as it is loaded, so that judging other weights in
+    # the last checkpoint's model below cannot change what is averaged.
+    checkpoint_weights = []
+    for path in chosen:
+        last_model = keras.saving.load_model(path)
+        checkpoint_weights.append(last_model.get_weights())
     with np.load(arrays_path) as arrays:
         validation = split_inputs(
             {key: arrays[key] for key in arrays.files if key.startswith("validation")}, "validation", config
         )
     data = training_dataset(*validation, config.batch_size, shuffle_seed=None)
-    last_model = models[-1]
     last_loss = float(last_model.evaluate(data, verbose=0))
     model_loss = None
     model_path = directory / MODEL_FILE
@@ -107,7 +118,7 @@ def average_last_checkpoints(directory: str | Path, last: int):
         except ValueError as error:
             raise ValueError(f"{model_path}: its weights do not fit the run's checkpoints ({error})") from None
         model_loss = float(last_model.evaluate(data, verbose=0))
-    averaged = average_weights([model.get_weights() for model in models])
+    averaged = average_weights(checkpoint_weights)
     last_model.set_weights(averaged)
     averaged_loss = float(last_model.evaluate(data, verbose=0))
     return last_model, AveragingResult([path.name for path in chosen], last_loss, averaged_loss, model_loss)

@@ -13,7 +13,8 @@ columns) raise `DataLoadError` with one line naming the file; problems with sing
 (a null or non-text cell, an empty text) drop that row and are counted and reported, so no
 good row is lost and no bad row is lost silently. Where titles are not required (they are to
 be written), only the body is checked. A `.json` file may hold JSON lines or one JSON array
-of objects.
+of objects. A `.tsv` file is read as tab-separated, and so is a `.csv` file whose header line
+holds tabs but no comma (a spreadsheet's tab-separated export saved under the wrong name).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ PRESETS: dict[str, dict[str, str]] = {
     "news": {"title": "headlines", "body": "text"},
     "corpus": {"title": "title", "body": "body", "repo": "repo"},
 }
-SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".parquet", ".csv.gz")
+SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".parquet", ".csv.gz", ".tsv", ".tsv.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 _REPO_FROM_URL = re.compile(r"github\.com/([^/\s]+/[^/\s]+)")
 MAX_REPORTED_PROBLEMS = 5
 
@@ -153,14 +155,54 @@ def _read_jsonl(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def csv_separator(path: str | Path, header: str) -> str:
+    """The separator of a CSV-like file: a tab for `.tsv`, and for a `.csv` whose `header` line holds
+    tabs but no comma; else a comma.
+
+    A comma reader takes such a file's header for one column and fails lines later, at the first
+    body with a comma in it ("Expected 1 fields in line 14"), which says nothing of the tabs.
+    """
+    if str(path).lower().endswith((".tsv", ".tsv.gz")):
+        return "\t"
+    return "\t" if "\t" in header and "," not in header else ","
+
+
+def _first_line(path: Path) -> str:
+    """The file's first line (decompressed for `.gz`), at most a megabyte of it; empty if unreadable."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+            return handle.readline(1_000_000)
+    except (OSError, EOFError):
+        return ""  # The reader that follows says what is wrong with the file.
+
+
+def file_csv_separator(path: str | Path) -> str:
+    """The separator of a CSV-like file (see `csv_separator`), from its header line when the file is local."""
+    if "://" in str(path):
+        return csv_separator(path, "")  # Object storage: by the name alone.
+    return csv_separator(path, _first_line(Path(path)))
+
+
+def _csv_parser_error(path: Path, error: Exception, separator: str, header: str) -> DataLoadError:
+    """One line for a file the CSV parser refused, saying so when the file looks tab-separated."""
+    detail = str(error).strip().splitlines()[-1]
+    if separator == "\t":
+        return DataLoadError(f"{path}: not a valid tab-separated file: {detail}")
+    hint = "; the file looks tab-separated: name it .tsv" if "\t" in header else ""
+    return DataLoadError(f"{path}: not a valid CSV file: {detail}{hint}")
+
+
 def _read_csv(path: Path, max_bytes: int | None = None) -> pd.DataFrame:
     text = _decode(_read_bytes(path, max_bytes), path)
     if not text.strip():
         raise DataLoadError(f"{path}: the file is empty")
+    header = text.split("\n", 1)[0]
+    separator = csv_separator(path, header)
     try:
-        return pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_values=[])
+        return pd.read_csv(io.StringIO(text), sep=separator, dtype=object, keep_default_na=False, na_values=[])
     except pd.errors.ParserError as error:
-        raise DataLoadError(f"{path}: not a valid CSV file: {str(error).strip().splitlines()[-1]}") from None
+        raise _csv_parser_error(path, error, separator, header) from None
     except pd.errors.EmptyDataError:
         raise DataLoadError(f"{path}: the file is empty") from None
 
@@ -196,6 +238,54 @@ def _read_parquet_capped(path: Path, max_bytes: int) -> pd.DataFrame:
     return arrow.Table.from_batches(batches, schema=source.schema_arrow).to_pandas()
 
 
+def check_input_file(path: str | Path) -> None:
+    """Raise `DataLoadError` for an input that is a directory or does not exist, saying which."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataLoadError(f"{path}: is a directory, not a data file; name a CSV, TSV, JSONL or parquet file")
+    if not path.exists():
+        raise DataLoadError(f"{path}: no such file")
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why files cannot be written in `directory` (or in it once created), or None when they can.
+
+    Checked before minutes of work, so that the results are not lost at the end for want of a
+    place to put them. The nearest existing ancestor decides whether a missing directory can be made.
+    """
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable (permission denied)"
+    return None
+
+
+def check_output_directory(directory: str | Path, flag: str) -> None:
+    """Raise `DataLoadError` unless `directory` can be written: a writable directory, or a path one can be made at."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise DataLoadError(f"{directory}: a file, not a directory; {flag} names the directory to write")
+    problem = _unwritable(directory)
+    if problem is not None:
+        raise DataLoadError(f"{directory}: cannot be written: {problem}; choose another {flag}")
+
+
+def check_output_file(path: str | Path, flag: str, example: str) -> None:
+    """Raise `DataLoadError` unless the file `path` can be written: not a directory, in a writable directory.
+
+    `example` is a file name to suggest inside a directory given by mistake.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataLoadError(f"{path}: is a directory; {flag} names the file to write, such as {path / example}")
+    problem = _unwritable(path.parent)
+    if problem is not None:
+        raise DataLoadError(f"{path}: cannot be written: {problem}; choose another {flag}")
+
+
 def same_path(first: str | Path, second: str | Path) -> bool:
     """Whether two paths name one file or directory: the same path spelled another way, a link
     to it, or (when one does not exist yet) one resolved location."""
@@ -212,10 +302,11 @@ def read_table(path: str | Path, max_bytes: int | None = None) -> pd.DataFrame:
     `max_bytes` caps the text read (after decompression); a larger file raises `DataLoadError`.
     """
     path = Path(path)
+    check_input_file(path)
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
         return _read_jsonl(path, max_bytes)
-    if name.endswith((".csv", ".csv.gz")):
+    if name.endswith(CSV_SUFFIXES):
         return _read_csv(path, max_bytes)
     if name.endswith(".parquet"):
         return _read_parquet(path, max_bytes)
@@ -230,19 +321,26 @@ def read_chunks(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
     """
     path = Path(path)
     name = path.name.lower()
-    if not path.is_file():
-        raise DataLoadError(f"{path}: no such file")
+    check_input_file(path)
     if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
         yield from _jsonl_chunks(path, rows)
-    elif name.endswith((".csv", ".csv.gz")):
+    elif name.endswith(CSV_SUFFIXES):
+        header = _first_line(path)
+        separator = csv_separator(path, header)
         try:
             yield from pd.read_csv(
-                path, dtype=object, keep_default_na=False, na_values=[], chunksize=rows, encoding="utf-8-sig"
+                path,
+                sep=separator,
+                dtype=object,
+                keep_default_na=False,
+                na_values=[],
+                chunksize=rows,
+                encoding="utf-8-sig",
             )
         except UnicodeDecodeError as error:
             raise DataLoadError(f"{path}: the file is not UTF-8 text ({error.reason})") from None
         except pd.errors.ParserError as error:
-            raise DataLoadError(f"{path}: not a valid CSV file: {str(error).strip().splitlines()[-1]}") from None
+            raise _csv_parser_error(path, error, separator, header) from None
         except pd.errors.EmptyDataError:
             raise DataLoadError(f"{path}: the file is empty") from None
     elif name.endswith(".parquet"):
@@ -376,18 +474,23 @@ def issues_from_table(
     limit: int | None = None,
     drop_bad_rows: bool = True,
     first_row: int = 1,
+    kept_row_note: str = "no title written",
 ) -> LoadedData:
     """`load_issues` on a table already read, such as one chunk of a large file.
 
-    `first_row` is the number of the table's first row in the file, for problem messages.
+    `first_row` is the number of the table's first row in the file, for problem messages;
+    `kept_row_note` ends the message of a bad row kept with `drop_bad_rows=False` (what the
+    caller does not write for it).
     """
     found = [str(column) for column in raw.columns]
     chosen = resolve_columns(found, preset, columns, require_title)
     missing = [f"{ours} (column {theirs!r})" for ours, theirs in chosen.items() if theirs not in found]
     if missing:
+        # A header read as one column with tabs in it is a tab-separated file read as CSV.
+        tabs = " The file looks tab-separated: name it .tsv." if any("\t" in column for column in found) else ""
         raise DataLoadError(
             f"{path}: missing {', '.join(missing)}; the file has columns {found}. "
-            "Map yours with --columns title=COLUMN,body=COLUMN"
+            f"Map yours with --columns title=COLUMN,body=COLUMN{tabs}"
         )
     if limit is not None:
         raw = raw.iloc[:limit]
@@ -421,7 +524,7 @@ def issues_from_table(
         if problem:
             dropped[problem] += 1
             if len(problems) < MAX_REPORTED_PROBLEMS:
-                action = "row skipped" if drop_bad_rows else "no title written"
+                action = "row skipped" if drop_bad_rows else kept_row_note
                 problems.append(f"{path}: row {position}: {problem}; {action}")
     if not drop_bad_rows:
         frame["problem"] = row_problems

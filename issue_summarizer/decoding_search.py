@@ -104,14 +104,17 @@ def current_options(summarizer: Summarizer) -> DecodingOptions:
 def tune_command(args) -> None:
     summarizer = Summarizer.load(args.model)
     split = RepositorySplit.load(Path(args.model) / "split.json")
-    loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
+    # Every row is read: `--limit` counts validation rows, as for `evaluate`, which only the whole
+    # file tells apart from the rest.
+    loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns))
     frame = select_rows(loaded, "validation", split)
     if frame.empty:
         raise ValueError(
             f"{args.data}: no validation rows to tune on: none of the {len(loaded.frame):,} rows read is in a "
-            "repository of the model's validation split; tune on the data the model was trained on "
-            "(with a --limit large enough to reach its validation repositories)"
+            "repository of the model's validation split; tune on the data the model was trained on"
         )
+    if args.limit is not None:
+        frame = frame.iloc[: args.limit]
     # Bodies the summarizer refuses (empty or binary) cannot be titled with any setting.
     validation_rows = len(frame)
     frame = usable_rows(frame)

@@ -2,10 +2,13 @@
 
     python -m issue_summarizer embed --model model --input issues.jsonl.gz --output vectors.parquet
 
-Each row of the output is one input row that has a body: `row` (its 0-based position in the
-input), `repo` and `title` where the input has them, and `vector`, the encoder's final state
-(float32), the same vector the Similar issues page places issues by. Rows without a usable
-body are left out and counted. Memory holds one chunk whatever the input's size.
+Each row of the output is one input row that has a body: `row` (its number in the input,
+counted from 1 as `summarize` and `embed` number rows in their messages and a spreadsheet numbers
+the rows under its header), `repo` and `title` where the input has them, and `vector`, the
+encoder's final state (float32), the same vector the Similar issues page places issues by. Rows
+without a usable body are left out and counted, and the first few named. An input that has its
+own `row` or `vector` column is refused: they would read as ours. Memory holds one chunk
+whatever the input's size.
 """
 
 from __future__ import annotations
@@ -16,11 +19,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from issue_summarizer.data_loading import DataLoadError, issues_from_table, parse_column_mapping, read_chunks
-from issue_summarizer.input_checks import summarizable_mask
+from issue_summarizer.data_loading import (
+    DataLoadError,
+    check_output_file,
+    issues_from_table,
+    parse_column_mapping,
+    read_chunks,
+)
+from issue_summarizer.input_checks import EMBED_COLUMNS, refuse_columns_written_over, summarizable_mask
 from issue_summarizer.summarizer import Summarizer
 
 VECTOR_COLUMN = "vector"
+# What `issues_from_table` says of a bad row that `embed` leaves out.
+SKIPPED_ROW_NOTE = "no vector written"
+
+
+def row_numbers(usable: np.ndarray, first_row: int) -> np.ndarray:
+    """The input row numbers of a chunk's usable rows, counted from 1; `first_row` is the chunk's first row's."""
+    return np.flatnonzero(usable) + first_row
 
 
 def vectors_table(rows: np.ndarray, frame: pd.DataFrame, vectors: np.ndarray):
@@ -92,21 +108,28 @@ def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, vectors
 
 
+def check_embeddings_output(output: Path) -> None:
+    """Raise `DataLoadError` for an output `embed` cannot write: a directory, unwritable, not `*.parquet`."""
+    check_output_file(output, "--output", "vectors.parquet")
+    if not output.name.lower().endswith(".parquet"):
+        raise DataLoadError(f"{output}: the embeddings are written as parquet; name the output *.parquet")
+
+
 def embed_file(args) -> None:
     """`embed --model DIR --input FILE --output vectors.parquet [--chunk-rows N]`."""
     from tqdm.auto import tqdm
 
-    from issue_summarizer.batch import refuse_output_that_is_input
+    from issue_summarizer.batch import refuse_output_that_is_input, refuse_unusable_input
 
     output = Path(args.output)
-    if not output.name.lower().endswith(".parquet"):
-        raise DataLoadError(f"{output}: the embeddings are written as parquet; name the output *.parquet")
+    check_embeddings_output(output)
     if args.chunk_rows < 1:
         raise DataLoadError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     # Before the model loads: the parquet writer would replace the input while it is being read.
     refuse_output_that_is_input(args.input, output)
-    summarizer = Summarizer.load(args.model)
     mapping = parse_column_mapping(args.columns)
+    refuse_unusable_input(args.input, args.chunk_rows, EMBED_COLUMNS, "embed", args.preset, mapping)
+    summarizer = Summarizer.load(args.model)
     output.parent.mkdir(parents=True, exist_ok=True)
     writer = VectorWriter(output)
     row = 0
@@ -117,13 +140,24 @@ def embed_file(args) -> None:
                     raw = raw.iloc[: max(args.limit - row, 0)]
                     if raw.empty:
                         break
+                refuse_columns_written_over(args.input, raw.columns, EMBED_COLUMNS, "embed")
                 loaded = issues_from_table(
-                    raw, args.input, args.preset, mapping, require_title=False, drop_bad_rows=False, first_row=row + 1
+                    raw,
+                    args.input,
+                    args.preset,
+                    mapping,
+                    require_title=False,
+                    drop_bad_rows=False,
+                    first_row=row + 1,
+                    kept_row_note=SKIPPED_ROW_NOTE,
                 )
+                for problem in loaded.problems:
+                    # Above the progress bar, not on its line.
+                    bar.write(problem, file=sys.stderr)
                 usable = embeddable_rows(loaded.frame)
                 frame = loaded.frame[usable]
                 if len(frame):
-                    writer.write(np.flatnonzero(usable) + row, frame, summarizer.embed(frame["body"].tolist()))
+                    writer.write(row_numbers(usable, row + 1), frame, summarizer.embed(frame["body"].tolist()))
                 row += len(raw)
                 bar.update(len(raw))
     finally:

@@ -22,7 +22,13 @@ import pandas as pd
 from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.cleaning import PLACEHOLDERS, CleaningOptions
 from issue_summarizer.config import SummarizerConfig
-from issue_summarizer.data_loading import LoadedData, load_issues, parse_column_mapping, same_path
+from issue_summarizer.data_loading import (
+    LoadedData,
+    check_output_directory,
+    load_issues,
+    parse_column_mapping,
+    same_path,
+)
 from issue_summarizer.decoding import TUNED_SETTINGS
 from issue_summarizer.detokenization import detokenize
 from issue_summarizer.input_checks import is_summarizable
@@ -314,15 +320,24 @@ def evaluate_model_directory(
     """Evaluate a model directory on one split of loaded data; write metrics and predictions.
 
     They go to `out`, or into the model directory when this is its standard evaluation (see
-    `metrics_directory`); `limit` is the row limit `loaded` was read with, if any.
+    `metrics_directory`). `limit` keeps the first rows of the split, if given: the split is
+    chosen from every row of `loaded` first, so that a limit cannot leave it empty.
     """
     from tqdm.auto import tqdm
 
     out = metrics_directory(model_directory, out, split_name, beam_width, limit)
-    summarizer = Summarizer.load(model_directory)
+    check_output_directory(out, "--out")
     split_path = Path(model_directory) / "split.json"
     split = RepositorySplit.load(split_path) if split_path.is_file() else None
     frame = select_rows(loaded, split_name, split)
+    if frame.empty:
+        raise ValueError(
+            f"{loaded.path}: none of its {len(loaded.frame):,} usable rows is in the model's {split_name} split "
+            "(their repositories are in the other splits); choose another --split, or --split all"
+        )
+    if limit is not None:
+        frame = frame.iloc[:limit]
+    summarizer = Summarizer.load(model_directory)
     with tqdm(total=len(frame), desc="summarize", unit="issue") as bar:
         metrics, table = evaluate_frame(summarizer, frame, beam_width=beam_width, progress=bar.update)
     metrics.update({"split": split_name, "data": str(loaded.path)})
@@ -340,9 +355,11 @@ def evaluate_model_directory(
 
 
 def evaluate_command(args) -> None:
-    # Refused before the data is read, which for the whole corpus takes a while.
-    metrics_directory(args.model, args.out, args.split, args.beam_width, args.limit)
-    loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
+    # Refused before the data is read, which for the whole corpus takes a while, and before the
+    # titles are decoded, which takes minutes: nowhere to write the results would waste them.
+    check_output_directory(metrics_directory(args.model, args.out, args.split, args.beam_width, args.limit), "--out")
+    # Every row is read: `--limit` counts the chosen split's rows, which only the whole file tells apart.
+    loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns))
     for problem in loaded.problems:
         print(problem, file=sys.stderr)
     evaluate_model_directory(args.model, loaded, args.split, args.beam_width, args.out, limit=args.limit)

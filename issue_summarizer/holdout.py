@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from issue_summarizer.atomic_files import write_atomically
@@ -20,11 +22,16 @@ from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS, predictions_file
 from issue_summarizer.input_checks import usable_rows
 from issue_summarizer.splitting import RepositorySplit
 
+UNKNOWN_REPOSITORY = "unknown"  # What `load_issues` writes for rows of a file without a repository column.
 PREDICTION_COLUMNS = ["repo", "title", "body", "reference", "predicted_title", "score", "lead", "rougeL", "lead_rougeL"]
 SPLIT_FILE = "split.json"
 SEARCHED_COLUMNS = ("title", "body", "predicted_title")
-# How the browser can order rows: label -> (columns, ascending).
+# The browser opens on a shuffled order, so that its first rows are a fair sample of the issues:
+# sorted by score, they would start with the worst cases (empty templates) or the easiest.
+SHUFFLED = "Shuffled"
+# How the browser can order rows: label -> (columns, ascending); the shuffled order sorts by none.
 SORT_ORDERS: dict[str, tuple[list[str], bool]] = {
+    SHUFFLED: ([], True),
     "Worst ROUGE-L first": (["rougeL", "score"], True),
     "Best ROUGE-L first": (["rougeL", "score"], False),
     "Model beats lead by most": (["advantage"], False),
@@ -186,7 +193,40 @@ def sort_predictions(table: pd.DataFrame, order: str) -> pd.DataFrame:
     if order not in SORT_ORDERS:
         raise ValueError(f"unknown order {order!r}; choose one of {', '.join(SORT_ORDERS)}")
     columns, ascending = SORT_ORDERS[order]
+    if not columns:
+        # A fixed hash of each row's number: the order is the same on every rerun, and a filter
+        # keeps the remaining rows in the same order relative to each other.
+        keys = pd.util.hash_array(table.index.to_numpy())
+        return table.iloc[keys.argsort(kind="stable")]
     return table.sort_values(columns, ascending=ascending, kind="stable")
+
+
+def has_repositories(table: pd.DataFrame) -> bool:
+    """Whether the rows name their repositories: loading fills "unknown" into a file without a repository column."""
+    return bool((table["repo"] != UNKNOWN_REPOSITORY).any())
+
+
+def clicked_row(drawn_rows: Sequence[int] | None, positions: Sequence[int]) -> int | None:
+    """The row a visitor selected in the table: `positions` count rows of the table as it was drawn,
+    whose row labels, in order, are `drawn_rows`. `None` when nothing is selected."""
+    if not positions or not drawn_rows or not 0 <= positions[0] < len(drawn_rows):
+        return None
+    return int(drawn_rows[positions[0]])
+
+
+def random_row(shown: pd.Index, current: int | None, rng: np.random.Generator) -> int:
+    """A random row of `shown` for "Random example", another than the `current` one whenever there is
+    another, so that every click shows a new issue."""
+    candidates = shown[shown != current] if len(shown) > 1 else shown
+    return int(rng.choice(candidates.to_numpy()))
+
+
+def selected_positions(shown: pd.Index, chosen: int | None) -> list[int]:
+    """The table positions to highlight for the chosen row: its position in `shown`, or none when
+    it is not shown, so the highlighted row is always the one the detail panel shows."""
+    if chosen is None or chosen not in shown:
+        return []
+    return [int(shown.get_loc(chosen))]
 
 
 def repository_choices(table: pd.DataFrame) -> list[str]:

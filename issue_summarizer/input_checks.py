@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -116,3 +117,37 @@ def summarizable_mask(bodies) -> np.ndarray:
 def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of a table whose body the model accepts (`check_body` refuses empty and binary text)."""
     return frame.loc[summarizable_mask(frame["body"])]
+
+
+# The columns each command adds to what it writes. An input that already has one would lose
+# its own cells to ours (or, for `embed`, be read as ours), so it is refused instead.
+SUMMARIZE_COLUMNS = ("predicted_title", "title_score", "problem")
+EMBED_COLUMNS = ("row", "vector")
+
+
+def columns_written_over(columns: Iterable[object], written: Iterable[str]) -> list[str]:
+    """The input's columns, in its own order, that a command writing `written` would replace."""
+    written = set(written)
+    return [str(column) for column in columns if str(column) in written]
+
+
+def refuse_columns_written_over(
+    source: object, columns: Iterable[object], written: Iterable[str], command: str, again: str = "run again"
+) -> None:
+    """Raise `DataLoadError` naming the input's columns that `command` would write over.
+
+    The same rule for `summarize`, `embed` and the app's batch mode: the user's cells are never
+    replaced or emptied, and nothing is renamed behind their back, so they choose new names.
+    """
+    from issue_summarizer.data_loading import DataLoadError
+
+    clashes = columns_written_over(columns, written)
+    if not clashes:
+        return
+    if len(clashes) == 1:
+        what, them = f"a column {clashes[0]}", "it"
+    else:
+        what, them = f"columns {', '.join(clashes)}", "them"
+    raise DataLoadError(
+        f"{source}: already has {what}, which {command} writes; rename {them} in the file (or drop {them}) and {again}"
+    )

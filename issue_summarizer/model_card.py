@@ -157,14 +157,16 @@ def decoding_description(metrics: dict) -> str:
         parts.append(f"length penalty {decoding['length_penalty']:g}")
     block = decoding.get("no_repeat_ngram_size")
     if block:
-        parts.append("no repeated words" if block == 1 else f"no repeated {block}-grams")
+        parts.append("no repeated words" if block == 1 else f"no repeated {block}-word phrases")
     if decoding.get("min_length"):
         parts.append(f"at least {decoding['min_length']} words")
     return ", ".join(parts)
 
 
 QUALITY_FILE = "quality.json"
-QUALITY_COLUMNS = {
+# `bench/quality.py`'s measures in two groups, each narrow enough for the page: how each system's
+# titles score against the real ones, and how they read to a person.
+QUALITY_SCORE_COLUMNS = {
     "rouge1": "ROUGE-1",
     "rouge2": "ROUGE-2",
     "rougeL": "ROUGE-L",
@@ -172,6 +174,8 @@ QUALITY_COLUMNS = {
     "copy_rate": "copy rate",
     "empty_share": "empty",
     "repeat_share": "repeats a word 3×",
+}
+QUALITY_READING_COLUMNS = {
     "placeholder_share": "placeholder",
     "spacing_share": "token spacing",
     "tag_share": "leading tag",
@@ -179,6 +183,12 @@ QUALITY_COLUMNS = {
     "rougeL_cased": "ROUGE-L cased",
     "rougeL_raw": "ROUGE-L raw",
 }
+QUALITY_COLUMNS = QUALITY_SCORE_COLUMNS | QUALITY_READING_COLUMNS
+# Measures that are shares of the titles, shown as percentages; the others are scores.
+SHARE_MEASURES = frozenset(name for name in QUALITY_COLUMNS if name.endswith(("_share", "_rate")))
+# What a table shows for a measure that does not apply to a system, such as the copy rate of the
+# lead baseline, which copies every word.
+NOT_APPLICABLE = "–"
 
 
 def quality_table(quality: dict) -> pd.DataFrame:
@@ -193,6 +203,42 @@ def quality_table(quality: dict) -> pd.DataFrame:
         if isinstance(row, dict)
     ]
     return pd.DataFrame(rows, columns=["titles", *QUALITY_COLUMNS.values()])
+
+
+def format_measure(name: str, value: object) -> str:
+    """One measure as a table shows it: shares as percentages, BLEU with one decimal, other scores with
+    three, and a dash for a value that is missing or does not apply."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return NOT_APPLICABLE
+    if name in SHARE_MEASURES:
+        return f"{value:.1%}"
+    return f"{value:.1f}" if name == "bleu" else f"{value:.3f}"
+
+
+def quality_display_table(quality: dict, columns: dict[str, str]) -> pd.DataFrame:
+    """One group of the quality comparison as text, indexed by the titles' label.
+
+    A system with none of the group's measures is left out (the real titles have no scores
+    against themselves), and so is a measure no system has (older files lack some).
+    """
+
+    def applies(row: dict, name: str) -> bool:
+        return format_measure(name, row.get(name)) != NOT_APPLICABLE
+
+    rows = [row for row in quality.get("rows", []) if isinstance(row, dict)]
+    rows = [row for row in rows if any(applies(row, name) for name in columns)]
+    present = [name for name in columns if any(applies(row, name) for row in rows)]
+    table = pd.DataFrame(
+        [
+            {
+                "titles": str(row.get("titles", "?")).replace("`", ""),
+                **{columns[name]: format_measure(name, row.get(name)) for name in present},
+            }
+            for row in rows
+        ],
+        columns=["titles", *(columns[name] for name in present)],
+    )
+    return table.set_index("titles")
 
 
 def history_frame(history: dict) -> pd.DataFrame:
@@ -270,20 +316,54 @@ def vocabulary_table(provenance: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["vocabulary", "size", "train coverage", "test coverage"])
 
 
+def readable_shape(shape: tuple | list, sequence: bool) -> str:
+    """A Keras output shape per issue, as a person reads it: `(None, None, 128)` is "words × 128".
+
+    The batch dimension is dropped. In a `sequence` output the first remaining axis counts
+    words (of the body or the title), and a length that varies is written "words"; the other
+    axes are sizes, written with thousands separators.
+    """
+    sizes = list(shape)[1:]
+    if not sizes:
+        return "one value"
+    parts = []
+    for axis, size in enumerate(sizes):
+        if sequence and axis == 0:
+            parts.append("words" if size is None else f"{size:,} words")
+        else:
+            parts.append("words" if size is None else f"{size:,}")
+    return " × ".join(parts)
+
+
+def layer_output(layer) -> str:
+    """A layer's output shape per issue; a layer with several outputs (a GRU's sequence and
+    states) shows its first and how many more it has."""
+    try:
+        output = layer.output
+    except (AttributeError, ValueError):
+        return ""
+    outputs = list(output) if isinstance(output, list | tuple) else [output]
+    shapes = [tuple(tensor.shape) for tensor in outputs if hasattr(tensor, "shape")]
+    if not shapes:
+        return ""
+    # Token ids are one number per word; other outputs are a sequence when they have a time axis.
+    sequence = type(layer).__name__ == "InputLayer" or len(shapes[0]) >= 3
+    text = readable_shape(shapes[0], sequence)
+    if len(shapes) > 1:
+        more = len(shapes) - 1
+        text += f" (+{more} more output{'s' if more > 1 else ''})"
+    return text
+
+
 def layer_table(model) -> pd.DataFrame:
-    """The layers of a Keras model with their output shapes and parameter counts."""
-    rows = []
-    for layer in model.layers:
-        try:
-            shape = str(tuple(layer.output.shape))
-        except (AttributeError, ValueError):
-            shape = ""
-        rows.append(
-            {
-                "layer": layer.name,
-                "type": type(layer).__name__,
-                "output shape": shape,
-                "parameters": layer.count_params(),
-            }
-        )
+    """The layers of a Keras model with their output shapes per issue and parameter counts."""
+    rows = [
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output shape": layer_output(layer),
+            "parameters": layer.count_params(),
+        }
+        for layer in model.layers
+    ]
     return pd.DataFrame(rows, columns=["layer", "type", "output shape", "parameters"])

@@ -22,15 +22,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from issue_summarizer.batch import ChunkWriter, output_rows, refuse_output_that_is_input, summarize_frame
+from issue_summarizer.batch import (
+    ChunkWriter,
+    output_rows,
+    refuse_output_that_is_input,
+    refuse_unusable_input,
+    summarize_frame,
+)
 from issue_summarizer.data_loading import (
+    CSV_SUFFIXES,
     DataLoadError,
+    check_input_file,
+    file_csv_separator,
     is_json_array_file,
     issues_from_table,
     parse_column_mapping,
     read_table,
 )
-from issue_summarizer.embedding_file import embeddable_rows
+from issue_summarizer.embedding_file import check_embeddings_output, embeddable_rows, row_numbers
+from issue_summarizer.input_checks import EMBED_COLUMNS, SUMMARIZE_COLUMNS, refuse_columns_written_over
 from issue_summarizer.summarizer import REQUIRED_FILES, Summarizer, check_beam_width
 
 # Rows per actor call: large enough that Ray's per-task overhead (milliseconds) is small next
@@ -97,17 +107,20 @@ def read_dataset(path: str, limit: int | None = None):
         dataset = ray.data.from_pandas(read_table(path))
     elif name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")):
         dataset = ray.data.read_json(path, lines=True)
-    elif name.endswith((".csv", ".csv.gz")):
+    elif name.endswith(CSV_SUFFIXES):
         import pyarrow.csv as arrow_csv
 
+        # Tab-separated as the local engine decides it: by the name, or by a header of tabs without commas.
+        separator = file_csv_separator(path)
         # Every column as text, empty cells as "", as the local engine reads a CSV.
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        header = pd.read_csv(path, nrows=0, sep=separator, encoding="utf-8-sig").columns
         convert = arrow_csv.ConvertOptions(
             column_types={column: "string" for column in header},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
-        dataset = ray.data.read_csv(path, convert_options=convert)
+        parse = arrow_csv.ParseOptions(delimiter=separator)
+        dataset = ray.data.read_csv(path, convert_options=convert, parse_options=parse)
     elif name.endswith(".parquet"):
         dataset = ray.data.read_parquet(path)
     else:
@@ -126,14 +139,14 @@ def _start(address: str | None) -> None:
 def mapped_batches(args, task: str):
     """The input's rows titled (`summarize`) or embedded (`embed`) by a pool of actors, in input order."""
     source = str(args.input)
-    if "://" not in source and not Path(source).is_file():
-        raise DataLoadError(f"{source}: no such file")
+    if "://" not in source:
+        check_input_file(source)
     files = model_files(args.model)
     mapping = parse_column_mapping(args.columns)
     _start(args.address)
     dataset = read_dataset(source, args.limit)
     # The column check runs here, so a wrong file fails with one line rather than in a worker.
-    _check_columns(dataset, source, args.preset, mapping)
+    _check_columns(dataset, source, args.preset, mapping, task)
     mapped = dataset.map_batches(
         ModelActor,
         fn_constructor_kwargs={
@@ -155,10 +168,12 @@ def mapped_batches(args, task: str):
     return mapped.iter_batches(batch_size=None, batch_format="pandas")
 
 
-def _check_columns(dataset, source: str, preset, mapping) -> None:
+def _check_columns(dataset, source: str, preset, mapping, task: str) -> None:
     from issue_summarizer.data_loading import resolve_columns
 
     found = [str(column) for column in dataset.schema().names]
+    # Checked on the driver before a local input is read (`refuse_unusable_input`); here for object storage.
+    refuse_columns_written_over(source, found, SUMMARIZE_COLUMNS if task == "summarize" else EMBED_COLUMNS, task)
     chosen = resolve_columns(found, preset, mapping, require_title=False)
     missing = [f"{ours} (column {theirs!r})" for ours, theirs in chosen.items() if theirs not in found]
     if missing:
@@ -180,7 +195,9 @@ def summarize_with_ray(args) -> None:
     if args.beam_width is not None:
         check_beam_width(args.beam_width)
     refuse_output_that_is_input(args.input, output)
-    writer = ChunkWriter(output)  # Refuses an output type it cannot write, before anything is created.
+    writer = ChunkWriter(output)  # Refuses an output it cannot write, before anything is created.
+    mapping = parse_column_mapping(args.columns)
+    refuse_unusable_input(args.input, ROWS_PER_TASK, SUMMARIZE_COLUMNS, "summarize", args.preset, mapping)
     output.parent.mkdir(parents=True, exist_ok=True)
     written, failed = 0, 0
     try:
@@ -204,7 +221,10 @@ def embed_with_ray(args) -> None:
     from issue_summarizer.embedding_file import VectorWriter
 
     output = Path(args.output)
+    check_embeddings_output(output)
     refuse_output_that_is_input(args.input, output)
+    mapping = parse_column_mapping(args.columns)
+    refuse_unusable_input(args.input, ROWS_PER_TASK, EMBED_COLUMNS, "embed", args.preset, mapping)
     output.parent.mkdir(parents=True, exist_ok=True)
     writer, row = VectorWriter(output), 0
     try:
@@ -213,7 +233,7 @@ def embed_with_ray(args) -> None:
                 usable = batch["usable"].to_numpy(dtype=bool)
                 if usable.any():
                     vectors = np.stack(batch.loc[usable, "vector"].to_list()).astype(np.float32)
-                    writer.write(np.flatnonzero(usable) + row, batch[usable], vectors)
+                    writer.write(row_numbers(usable, row + 1), batch[usable], vectors)
                 row += len(batch)
                 bar.update(len(batch))
     finally:

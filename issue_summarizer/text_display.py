@@ -13,11 +13,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from issue_summarizer.cleaning import CleaningOptions, clean_text
 from issue_summarizer.summarizer import SeenToken
 
 SHOWN_TOKEN_CHARS = 60
 # A title can copy a body token of any length; long words wrap rather than widen the page.
 WRAP_LONG_WORDS = "<style>.st-key-generated_title h3, .st-key-real_title { overflow-wrap: anywhere; }</style>"
+# Column headings of a static table that stay on one line: a narrow score column would otherwise
+# break "ROUGE-1" at its hyphen. A Styler's table styles, for `st.table`.
+NO_WRAP_HEADERS = [{"selector": "th.col_heading p", "props": [("white-space", "nowrap")]}]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 TOKEN_STYLES = """
 <style>
@@ -29,6 +33,19 @@ TOKEN_STYLES = """
 .seen-tokens span.truncation { background: #d33f49; color: white; font-weight: 600; }
 </style>
 """
+
+
+# The markdown and HTML rules of the model's cleaning, without the rules that change the words
+# themselves (case, numbers, links, brackets): what is left reads as the body's author wrote it.
+OPENING_CLEANING = CleaningOptions(
+    lowercase=False, replace_numbers=False, urls_to_domain=False, code_blocks="drop", split_brackets=False
+)
+# Bodies are cleaned from their start only: the first words never need more, and a table of
+# thousands of rows stays quick to prepare.
+OPENING_CHARS = 1500
+# Stands in for "@" while cleaning, which would otherwise read versions such as "react@18.2.0"
+# as e-mail addresses and write a placeholder in their place; bodies (almost) never hold a private-use character.
+_AT_SIGN_STAND_IN = "\ue000"
 
 
 def escape_markdown(text: str) -> str:
@@ -69,3 +86,30 @@ def seen_tokens_summary(tokens: Sequence[SeenToken]) -> str:
     if len(read) < len(tokens):
         sentence += " The body is longer than that, so the rest was cut."
     return sentence
+
+
+def _surface_words(text: str) -> list[str]:
+    cleaned = clean_text(text.replace("@", _AT_SIGN_STAND_IN), OPENING_CLEANING, keep_surface=True)
+    return cleaned.replace(_AT_SIGN_STAND_IN, "@").split()
+
+
+def opening_words(body: str, count: int = 12) -> str:
+    """The first `count` words of a body as its author wrote them, without markdown or template noise.
+
+    Headings of issue templates ("### Describe the bug"), HTML comments, code blocks and markup
+    characters are left out, so that the words are the ones a reader of the issue sees first.
+    """
+    words = _surface_words(body[:OPENING_CHARS])
+    if len(words) < count and len(body) > OPENING_CHARS:
+        # The start was all markup (a long template or code block): read the whole body instead.
+        words = _surface_words(body)
+    return " ".join(words[:count])
+
+
+def no_repeat_label(size: int) -> str:
+    """A no-repeat n-gram size as a person says it: 0 allows repeats, 1 forbids repeated words."""
+    if size <= 0:
+        return "Allowed"
+    if size == 1:
+        return "No repeated words"
+    return f"No repeated {size}-word phrases"

@@ -153,6 +153,22 @@ class TrainingResult:
     seconds: float
     samples_per_second: float
     epochs_run: int
+    # The epoch (counted from 1) whose weights the model holds: the run's best by validation loss,
+    # or None where no epoch has a finite validation loss to judge by.
+    best_epoch: int | None = None
+
+
+def validation_settings(config: SummarizerConfig) -> dict:
+    """The settings that decide what a validation loss measures. Losses measured under other
+    settings (another label smoothing, titles cut to another length) cannot be compared."""
+    return {"label_smoothing": float(config.label_smoothing), "title_length": int(config.title_length)}
+
+
+def best_epoch_index(validation_losses: list[float], first: int = 0) -> int | None:
+    """The index of the lowest finite validation loss from `first` on, the earliest on a tie
+    (as `EarlyStopping` keeps the first epoch that reached its best), or None where there is none."""
+    candidates = [(loss, index) for index, loss in enumerate(validation_losses) if index >= first and np.isfinite(loss)]
+    return min(candidates)[1] if candidates else None
 
 
 def _time_budget_callback():
@@ -182,7 +198,12 @@ def _make_callbacks(
     initial_epoch: int,
     history: dict,
     time_budget: float | None = None,
+    comparable_from: int = 0,
 ):
+    """The callbacks of a run. `comparable_from` is the index of the run's first epoch whose
+    validation loss was measured as this run's are; a resumed run's early stopping counts from
+    the best of those epochs, so that it stops, as a first run would, after `patience` epochs that
+    do not beat the run's best."""
     import keras
 
     from issue_summarizer.model import save_atomically
@@ -206,10 +227,30 @@ def _make_callbacks(
                 checkpoints / EPOCH_CHECKPOINT.format(epoch=epoch + 1),
                 lambda path: shutil.copyfile(checkpoints / CHECKPOINT_MODEL, path),
             )
-            state = json.dumps({"epoch": epoch + 1, "history": history})
+            # What the validation losses measured, so that a resumed run knows which of them it can compare.
+            state = json.dumps(
+                {
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "validated_with": validation_settings(config),
+                    "comparable_from": comparable_from,
+                }
+            )
             write_atomically(checkpoints / CHECKPOINT_STATE, lambda path: path.write_text(state))
 
-    early_stopping = keras.callbacks.EarlyStopping(
+    earlier = best_epoch_index(history.get("val_loss", [])[:initial_epoch], comparable_from)
+    best_so_far = None if earlier is None else history["val_loss"][earlier]
+
+    class RunEarlyStopping(keras.callbacks.EarlyStopping):
+        """Early stopping that starts from the best validation loss of the run's earlier epochs,
+        so that a resumed epoch counts as an improvement only when it beats them too. Its
+        patience still starts at the resumption, so a run resumed at a lower rate gets it whole."""
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            self.best = best_so_far
+
+    early_stopping = RunEarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=initial_epoch
     )
     callbacks = [EpochCheckpoint(), early_stopping]
@@ -243,14 +284,20 @@ def _work_around_keras_multi_worker_reductions(model) -> None:
     model.test_step = vector_metrics(model.test_step)
 
 
+def _label_smoothing(model) -> float:
+    """The label smoothing of a compiled checkpoint model's loss."""
+    from issue_summarizer.model import SmoothedCrossEntropy
+
+    return float(model.loss.smoothing) if isinstance(model.loss, SmoothedCrossEntropy) else 0.0
+
+
 def _continue_with(model, config: SummarizerConfig, learning_rate: float | None) -> None:
     """Set a resumed model's learning rate and loss, keeping its optimizer's moments."""
-    from issue_summarizer.model import SmoothedCrossEntropy, training_loss
+    from issue_summarizer.model import training_loss
 
     if learning_rate is not None:
         model.optimizer.learning_rate.assign(learning_rate)
-    smoothing = model.loss.smoothing if isinstance(model.loss, SmoothedCrossEntropy) else 0.0
-    if smoothing != config.label_smoothing:
+    if _label_smoothing(model) != config.label_smoothing:
         model.compile(optimizer=model.optimizer, loss=training_loss(config), weighted_metrics=[])
 
 
@@ -265,6 +312,52 @@ def read_checkpoint_state(path: Path) -> tuple[int, dict[str, list[float]]]:
             f"{path}: not a valid checkpoint state ({type(error).__name__}: {error}); "
             "run without --resume to start a new run"
         ) from None
+
+
+def _comparable_from(
+    state_path: Path, config: SummarizerConfig, initial_epoch: int, checkpoint_smoothing: float
+) -> int:
+    """The index of a resumed run's first epoch whose validation loss can be compared with the
+    epochs it trains now: its earlier epochs', unless this run measures the loss otherwise."""
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    recorded = state.get("validated_with")
+    if recorded is None:
+        # A checkpoint from before the settings were recorded: its loss's label smoothing is all
+        # there is to compare (its title length is not recorded anywhere that survives a resumption).
+        same = checkpoint_smoothing == config.label_smoothing
+        return 0 if same else initial_epoch
+    if recorded != validation_settings(config):
+        return initial_epoch
+    comparable_from = state.get("comparable_from", 0)
+    return comparable_from if isinstance(comparable_from, int) and 0 <= comparable_from <= initial_epoch else 0
+
+
+def _keep_best_epoch(model, history: dict, comparable_from: int, early_stopping, checkpoints: Path) -> int | None:
+    """Give the model the weights of the run's best epoch by validation loss, and return that
+    epoch, counted from 1.
+
+    Early stopping restores the best of the epochs this `fit` trained. A resumed run's best may
+    be an earlier epoch, whose weights only its epoch checkpoint still holds.
+    """
+    import keras
+
+    losses = history.get("val_loss", [])
+    best = best_epoch_index(losses, comparable_from)
+    held = early_stopping.best_epoch if early_stopping.best_weights is not None else len(losses) - 1
+    if best is None or best == held:
+        return None if best is None else best + 1
+    path = checkpoints / EPOCH_CHECKPOINT.format(epoch=best + 1)
+    if not path.is_file():
+        print(f"{path}: missing, so the weights of epoch {held + 1} are kept though epoch {best + 1} was better")
+        return held + 1
+    model.set_weights(keras.saving.load_model(path, compile=False).get_weights())
+    return best + 1
+
+
+def epochs_already_trained_message(directory: Path, done: int) -> str:
+    """Why a resumption that would train no epoch is refused."""
+    epochs = "1 epoch" if done == 1 else f"{done} epochs"
+    return f"{directory}: has already trained {epochs}; --epochs must be more than that to resume"
 
 
 def train_model(
@@ -300,7 +393,7 @@ def train_model(
         for stale in checkpoints.glob(EPOCH_CHECKPOINT.replace("{epoch:02d}", "*")):
             stale.unlink()
     keras.utils.set_random_seed(config.seed)
-    initial_epoch, history = 0, {}
+    initial_epoch, history, comparable_from = 0, {}, 0
     state_file = checkpoints / CHECKPOINT_STATE
     inputs, targets, weights = split_inputs(arrays, "train", config)
     validation = split_inputs(arrays, "validation", config)
@@ -308,33 +401,45 @@ def train_model(
     with precision_policy(config.precision), scope:
         if resume and state_file.is_file() and (checkpoints / CHECKPOINT_MODEL).is_file():
             initial_epoch, history = read_checkpoint_state(state_file)
+            if initial_epoch >= config.epochs:
+                # It would train nothing, and only replace the model directory's files with the last epoch's.
+                raise ValueError(epochs_already_trained_message(directory, initial_epoch))
             model = keras.saving.load_model(checkpoints / CHECKPOINT_MODEL)
+            comparable_from = _comparable_from(state_file, config, initial_epoch, _label_smoothing(model))
             _continue_with(model, config, resume_learning_rate)
             print(f"resuming from epoch {initial_epoch} at learning rate {float(model.optimizer.learning_rate):.2g}")
+            if comparable_from:
+                print(
+                    f"validation losses before epoch {comparable_from + 1} were measured with another label "
+                    "smoothing or title length, so the run keeps its best epoch from there on"
+                )
         else:
             model = build_training_model(config)
         if strategy is not None:
             _work_around_keras_multi_worker_reductions(model)
         started = time.perf_counter()
-        callbacks = _make_callbacks(directory, config, initial_epoch, history, time_budget)
-        if initial_epoch < config.epochs:
-            model.fit(
-                _training_batches(inputs, targets, weights, config, shuffle_seed=config.seed + initial_epoch),
-                validation_data=training_dataset(*validation, config.batch_size, shuffle_seed=None),
-                epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                shuffle=False,  # The dataset reshuffles itself every epoch.
-                callbacks=callbacks,
-                verbose=verbose,
-            )
+        callbacks = _make_callbacks(directory, config, initial_epoch, history, time_budget, comparable_from)
+        model.fit(
+            _training_batches(inputs, targets, weights, config, shuffle_seed=config.seed + initial_epoch),
+            validation_data=training_dataset(*validation, config.batch_size, shuffle_seed=None),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # The dataset reshuffles itself every epoch.
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     seconds = time.perf_counter() - started
+    # An earlier epoch's checkpoint is loaded outside the strategy's scope: a model built inside
+    # it would take part in the workers' collective operations, which the other workers might not join.
+    early_stopping = next(callback for callback in callbacks if isinstance(callback, keras.callbacks.EarlyStopping))
+    best_epoch = _keep_best_epoch(model, history, comparable_from, early_stopping, checkpoints)
     epochs_run = len(history.get("loss", [])) - initial_epoch
     samples = epochs_run * len(targets)
     partial = [callback.batches_in_last_epoch for callback in callbacks if hasattr(callback, "batches_in_last_epoch")]
     if partial and partial[0] is not None:
         # The last epoch stopped early: count the batches it ran (the last full batch is an upper bound).
         samples -= len(targets) - min(partial[0] * config.batch_size, len(targets))
-    return model, TrainingResult(history, seconds, samples / seconds if seconds else 0.0, epochs_run)
+    return model, TrainingResult(history, seconds, samples / seconds if seconds else 0.0, epochs_run, best_epoch)
 
 
 def _config_from_args(args) -> SummarizerConfig:
@@ -420,8 +525,9 @@ def _start_new_run(checkpoints: Path) -> None:
         stale.unlink()
 
 
-def _require_checkpoint(directory: Path) -> None:
-    """Refuse `--resume` where there is nothing to resume, rather than train a new model over the old."""
+def _require_checkpoint(directory: Path) -> int:
+    """Refuse `--resume` where there is nothing to resume, rather than train a new model over the
+    old; return the epochs the checkpoint has done."""
     checkpoints = directory / CHECKPOINT_DIRECTORY
     missing = [name for name in (CHECKPOINT_MODEL, CHECKPOINT_STATE, ARRAYS_FILE) if not (checkpoints / name).is_file()]
     if missing:
@@ -429,7 +535,7 @@ def _require_checkpoint(directory: Path) -> None:
             f"{directory}: no checkpoint to resume from ({', '.join(missing)} missing in {checkpoints}); "
             "run without --resume to start a new run"
         )
-    read_checkpoint_state(checkpoints / CHECKPOINT_STATE)
+    return read_checkpoint_state(checkpoints / CHECKPOINT_STATE)[0]
 
 
 def _refuse_settings_resume_cannot_apply(args, config: SummarizerConfig, directory: Path, workers: int) -> None:
@@ -539,18 +645,21 @@ def train_command(args) -> LoadedData | None:
     resuming = args.resume and is_chief
     if resuming:
         # Everything a resumed run cannot do is refused before any data is read or trained on.
-        _require_checkpoint(directory)
+        done = _require_checkpoint(directory)
         # The run's own configuration: the checkpoint's while a run is under way.
         config = SummarizerConfig.load(checkpoints if (checkpoints / CONFIG_FILE).is_file() else directory)
         _refuse_settings_resume_cannot_apply(args, config, directory, workers)
+        if (args.epochs or config.epochs) <= done:
+            # It would train nothing, and only replace model.keras and its records with the last epoch's.
+            raise ValueError(epochs_already_trained_message(directory, done))
         _refuse_other_data(args, directory)
     else:
         config = scaled_config(_config_from_args(args), workers)
     loaded = load_issues(args.data, preset=args.preset, columns=parse_column_mapping(args.columns), limit=args.limit)
     if resuming:
         _refuse_other_data(args, directory, loaded)
-        # A run can be stretched, or ended at the epochs already done to ship the last checkpoint,
-        # and its last epochs can run at a lower learning rate, with label smoothing or on longer titles.
+        # A run can be stretched, and its last epochs can run at a lower learning rate, with
+        # label smoothing or on longer titles.
         overrides = {"epochs": args.epochs, "label_smoothing": args.label_smoothing, "title_length": args.title_length}
         overrides = {key: value for key, value in overrides.items() if value is not None}
         new_title_length = overrides.get("title_length", config.title_length) != config.title_length
@@ -591,19 +700,25 @@ def train_command(args) -> LoadedData | None:
     save_for_inference(model, config, directory / "model.keras")
     _promote_run_files(directory)
     config.save(directory)
-    # model.keras now holds this run's last weights, not an average `average` recorded.
+    # model.keras now holds this run's best epoch, not an average `average` recorded.
     (directory / AVERAGING_FILE).unlink(missing_ok=True)
     (directory / HISTORY_FILE).write_text(json.dumps(result.history, indent=1))
     validation_losses = result.history.get("val_loss", [])
+    best = result.best_epoch
     training = {
         "configuration": config.name,
         "epochs_run": result.epochs_run,
         "seconds": round(result.seconds, 1),
         "samples_per_second": round(result.samples_per_second, 1),
         "train_rows": int(len(arrays["train_titles"])),
-        # null, not NaN (which is not JSON), when no epoch was validated.
-        "best_val_loss": min(validation_losses) if validation_losses else None,
+        # The epoch model.keras holds, and its loss: null, not NaN (which is not JSON), when no
+        # epoch has a finite validation loss.
+        "best_epoch": best,
+        "best_val_loss": validation_losses[best - 1] if best else None,
     }
     (directory / TRAINING_FILE).write_text(json.dumps(training, indent=1))
     print(f"trained {result.epochs_run} epochs in {result.seconds:.0f} s ({result.samples_per_second:.0f} samples/s)")
+    if best:
+        loss = training["best_val_loss"]
+        print(f"{directory / 'model.keras'} holds epoch {best}, the best by validation loss ({loss:.4f})")
     return loaded

@@ -183,7 +183,15 @@ def test_summarize_keeps_the_form_when_the_visitor_leaves_the_page(monkeypatch, 
     settings = {"beam_width": 7, "alternatives": 4, "max_words": 6, "min_words": 2, "length_penalty": 0.5}
     for key, value in settings.items():
         app.slider(key=key).set_value(value)
-    app.selectbox(key="no_repeat").set_value(2)
+    repeats = app.selectbox(key="no_repeat")
+    assert repeats.label == "Repeated words"
+    assert repeats.options == [
+        "Allowed",
+        "No repeated words",
+        "No repeated 2-word phrases",
+        "No repeated 3-word phrases",
+    ]
+    repeats.set_value(2)
     app.button(key="generate").click().run()
     assert_clean(app, "summarize before leaving")
     title = app.subheader[0].value
@@ -282,6 +290,8 @@ def test_overview_shows_old_metrics_then_the_quality_comparison(monkeypatch, bar
     tables = [frame.value for frame in app.dataframe]
     assert any("system" in table.columns and "copy rate" not in table.columns for table in tables)
     assert "beam width 3" in texts(app.caption)
+    # A value that does not apply reads as a dash, not "None".
+    assert all(frame.proto.placeholder == "–" for frame in app.dataframe if "system" in frame.value.columns)
 
     quality = {
         "command": "python bench/quality.py --model model",
@@ -292,10 +302,62 @@ def test_overview_shows_old_metrics_then_the_quality_comparison(monkeypatch, bar
     (directory / "quality.json").write_text(json.dumps(quality))
     app.run()
     assert_clean(app, "overview with quality")
-    tables = [frame.value for frame in app.dataframe]
-    assert any("titles" in table.columns and table["titles"].tolist() == ["lead-12", "tiny"] for table in tables)
-    assert not any("system" in table.columns for table in tables)  # The comparison replaces the old table.
+    assert not any("system" in frame.value.columns for frame in app.dataframe)  # The comparison replaces it.
     assert "python bench/quality.py --model model" in texts(app.caption)
+    # Scores in one table, every cell a readable value: the lead baseline has no copy rate.
+    scores = app.table[0].value
+    assert scores.index.tolist() == ["lead-12", "tiny"] and list(scores.columns) == ["ROUGE-L", "copy rate"]
+    assert scores["copy rate"].tolist() == ["–", "50.0%"]
+    # This comparison has no surface measures, so there is no second table of how titles read.
+    assert "How the titles read" not in texts(app.markdown)
+    quality["rows"][1] |= {"placeholder_share": 0.1, "rougeL_raw": 0.25}
+    quality["rows"].insert(0, {"titles": "real titles", "placeholder_share": 0.0, "rougeL_raw": 1.0})
+    (directory / "quality.json").write_text(json.dumps(quality))
+    app.run()
+    assert_clean(app, "overview with two quality tables")
+    scores, reading = app.table[0].value, app.table[1].value
+    assert scores.index.tolist() == ["lead-12", "tiny"] and reading.index.tolist() == ["real titles", "tiny"]
+    assert reading.loc["tiny"].tolist() == ["10.0%", "0.250"]
+    for table in (scores, reading):
+        assert not table.isin(["None", "nan"]).any().any() and len(table.columns) <= 8
+
+
+def test_overview_writes_layer_shapes_for_a_person(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    assert_clean(app, "overview architecture")
+    layers = next(table.value for table in app.table if "output shape" in table.value.columns)
+    shapes = layers["output shape"].astype(str)
+    assert not shapes.str.contains("None").any() and shapes.str.contains("words × ").any()
+    assert layers.index.name == "layer" and "body_embedding" in layers.index
+
+
+def test_visitors_see_no_deploy_button_or_developer_menu():
+    import tomllib
+
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["toolbarMode"] == "viewer"
+
+
+def test_lengths_name_the_training_data_as_the_sidebar_does_and_separate_thousands(monkeypatch, bare_model, tmp_path):
+    from issue_summarizer.length_stats import LengthHistogram, save_length_stats
+
+    directory = tmp_path / "model"
+    shutil.copytree(bare_model, directory)
+    # `train` records the corpus as it was given, relative to the repository root.
+    histograms = {
+        "body": LengthHistogram.from_lengths([1500] * 60 + [2400] * 40),
+        "title": LengthHistogram.from_lengths([8] * 10),
+    }
+    meta = {"body_sample_size": 20000, "source": "../elsewhere/issues.jsonl.gz"}
+    save_length_stats(directory / "length_stats.json", histograms, meta)
+    app = start_app(monkeypatch, directory, "")
+    app.switch_page("app_pages/lengths.py").run()
+    assert_clean(app, "lengths with long bodies")
+    captions = texts(app.caption)
+    assert str(REPO_ROOT.parent / "elsewhere" / "issues.jsonl.gz") in captions and "../" not in captions
+    assert "20,000-issue sample" in captions and "median 1,500 tokens" in captions
+    assert next(metric.value for metric in app.metric if metric.label == "Suggested pad length") == "2,400 tokens"
+    assert app.slider(key="pad_body").proto.format == "%,d"
 
 
 def test_batch_upload_round_trip_and_a_bad_upload(monkeypatch, bare_model):
@@ -344,6 +406,65 @@ def test_holdout_evaluates_the_test_split_and_an_upload(
     app.file_uploader(key="holdout_upload").set_value(("mine.csv", upload, "text/csv")).run()
     assert_clean(app, "upload evaluation")
     assert any(metric.label == "Issues" and metric.value == "12" for metric in app.metric)
+
+
+def detail_texts(app: AppTest) -> list[str]:
+    """The plain texts of the holdout detail panel (repository, titles, first words, body)."""
+    return [element.value for element in app.text]
+
+
+def highlighted(app: AppTest) -> pd.Series:
+    """The table row the holdout browser highlighted in this run."""
+    table = app.dataframe[0]
+    rows = json.loads(table.proto.selection_state)["selection"]["rows"]
+    assert len(rows) == 1, rows
+    return table.value.iloc[rows[0]]
+
+
+def test_holdout_highlights_the_row_it_shows_and_explains_an_empty_filter(monkeypatch, evaluated_model, data_file):
+    from issue_summarizer.holdout import SHUFFLED
+
+    app = start_app(monkeypatch, evaluated_model, data_file)
+    app.switch_page("app_pages/holdout_browser.py").run()
+    assert_clean(app, "holdout browser")
+    # A visitor first sees a fair sample, not the worst titles; worst-first stays one choice away.
+    order = app.selectbox(key="holdout_order")
+    assert order.value == SHUFFLED and "Worst ROUGE-L first" in order.options
+    # The first words are the body's own: no placeholders, no tokenizer spacing, no template heading.
+    openings = app.dataframe[0].value["opening"]
+    assert openings.str.startswith("The ").all() and not openings.str.contains("xxnum|Describe").any()
+    assert not app.get("multiselect")[0].proto.select_all  # No bulk "Select all" that reads as one chip.
+    for _ in range(3):
+        app.button(key="holdout_random").click().run()
+        assert_clean(app, "random example")
+        row = highlighted(app)
+        assert row["title"] in detail_texts(app) and row["opening"] in detail_texts(app)
+    # A click in the table (its selection) moves the detail panel to that row.
+    app.session_state["holdout_table"] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+    app.run()
+    assert app.dataframe[0].value.iloc[3]["title"] in detail_texts(app)
+    chosen = app.dataframe[0].value.iloc[3]["title"]
+    # Nothing matches: one message, and neither a table nor a stale detail panel.
+    app.text_input(key="holdout_search").set_value("no issue says this").run()
+    assert_clean(app, "empty filter")
+    assert "None of the" in texts(app.info) and "issues match these filters" in texts(app.info)
+    assert not app.dataframe and not detail_texts(app) and not app.get("button")
+    # The chosen row comes back, highlighted, once the filter lets it through again.
+    app.text_input(key="holdout_search").set_value("").run()
+    assert highlighted(app)["title"] == chosen and chosen in detail_texts(app)
+
+
+def test_holdout_upload_without_repositories_says_so_once(monkeypatch, bare_model):
+    app = start_app(monkeypatch, bare_model, "")
+    app.switch_page("app_pages/holdout_browser.py").run()
+    app.segmented_control(key="holdout_source").set_value("Uploaded file").run()
+    upload = pd.DataFrame(make_rows(count=12, seed=4))[["title", "body"]].to_csv(index=False).encode()
+    app.file_uploader(key="holdout_upload").set_value(("no_repo.csv", upload, "text/csv")).run()
+    assert_clean(app, "upload without repositories")
+    assert texts(app.caption).count("no repository column") == 1
+    assert "repo" not in app.dataframe[0].value.columns and not app.get("multiselect")
+    assert "unknown" not in page_text(app)
+    assert next(metric.value for metric in app.metric if metric.label == "Repositories") == "–"
 
 
 def test_data_from_other_repositories_is_explained(monkeypatch, bare_model, tmp_path):

@@ -66,8 +66,32 @@ def test_data_path_follows_the_environment_and_the_sidebar(monkeypatch, tmp_path
     existing.write_text("title,body\na,b\n")
     app.text_input(key="data_path").set_value(str(existing)).run()
     assert app.main.markdown[-1].value == f"data='{existing}' usable='{existing}'"
+    # The text box shows only the start of a long path; the caption below it names the whole file.
+    caption = app.sidebar.caption[-1].value
+    assert caption == app_state_caption(existing) and escape_markdown(str(existing)) in caption
     app.text_input(key="data_path").set_value(str(tmp_path / "missing.csv")).run()
     assert "No such file" in app.sidebar.warning[0].value
+
+
+def app_state_caption(path) -> str:
+    from issue_summarizer.app_state import data_file_caption
+
+    return data_file_caption(str(path), "0.0 kB")
+
+
+def test_paths_recorded_by_commands_are_named_as_the_sidebar_names_the_data_file(monkeypatch, tmp_path):
+    from issue_summarizer import app_state, data_sources
+
+    monkeypatch.delenv("ISSUE_SUMMARIZER_SHARED", raising=False)
+    # `train` ran from the repository root and recorded the corpus relative to it.
+    recorded = "../shared/data/github_issues.jsonl.gz"
+    assert app_state.show_recorded_path(recorded) == str(data_sources.REPOSITORY_ROOT.parent / recorded[3:])
+    assert app_state.show_recorded_path(recorded) == app_state.show_path(data_sources.DEFAULT_DATA_PATH)
+    assert app_state.show_recorded_path(tmp_path / "x.csv") == str(tmp_path / "x.csv")
+    # A shared server names the file without its location, on the page as in the sidebar.
+    monkeypatch.setenv("ISSUE_SUMMARIZER_SHARED", "1")
+    monkeypatch.setenv("ISSUE_SUMMARIZER_DATA_DIR", str(tmp_path))
+    assert app_state.show_recorded_path(tmp_path / "data" / "x.csv") == "data/x.csv"
 
 
 def test_a_shared_server_does_not_lend_its_github_token_to_visitors(monkeypatch):

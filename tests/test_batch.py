@@ -295,3 +295,113 @@ def test_summarize_titles_the_rows_whose_title_is_empty(trained_tiny_model, tmp_
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [line["problem"] for line in lines] == ["", ""] and all(line["predicted_title"] for line in lines)
     assert lines[0]["title"] is None and [line["ticket"] for line in lines] == [1, 2]
+
+
+def test_summarize_refuses_an_input_with_its_own_output_columns_before_loading_the_model(tmp_path, capsys):
+    source = tmp_path / "input.csv"
+    rows = pd.DataFrame(make_rows(count=3))
+    rows.assign(problem=["a", "b", "c"], predicted_title=["x", "y", "z"]).to_csv(source, index=False)
+    original = source.read_bytes()
+    output = tmp_path / "out.csv"
+    # The missing model shows that the refusal comes before the model is loaded.
+    for extra in ([], ["--resume"]):
+        assert main(summarize_args(tmp_path / "no-model", source, output, *extra)) == 2
+        assert capsys.readouterr().err == (
+            f"error: {source}: already has columns problem, predicted_title, which summarize writes; "
+            "rename them in the file (or drop them) and run again\n"
+        )
+    assert not output.exists() and source.read_bytes() == original
+
+
+def test_a_column_that_first_appears_in_a_later_chunk_is_refused_too(trained_tiny_model, tmp_path, capsys):
+    records = make_rows(count=6)
+    records[4]["title_score"] = 0.5  # JSON lines: a key of the fifth record only, in the third chunk of two rows.
+    source = tmp_path / "input.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert main(summarize_args(trained_tiny_model, source, tmp_path / "out.csv", "--chunk-rows", "2")) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {source}: already has a column title_score, which summarize writes; "
+        "rename it in the file (or drop it) and run again"
+    )
+
+
+def test_summarize_says_an_output_directory_is_a_directory_before_loading_the_model(tmp_path, capsys):
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=3)).to_csv(source, index=False)
+    for name in ("results", "results.csv"):
+        output = tmp_path / name
+        output.mkdir()
+        assert main(summarize_args(tmp_path / "no-model", source, output)) == 2
+        assert capsys.readouterr().err == (
+            f"error: {output}: is a directory; --output names the file to write, such as {output / 'titles.csv'}\n"
+        )
+
+
+def test_rows_whose_url_could_not_be_fetched_keep_that_reason_and_get_no_title(trained_tiny_model):
+    from issue_summarizer.batch import summarize_frame
+    from issue_summarizer.summarizer import Summarizer
+
+    bodies = [row["body"] for row in make_rows(count=3)]
+    # As `fetch_bodies` leaves a table: our own `problem` column, set where a URL failed.
+    fetched = pd.DataFrame({"url": ["u1", "u2", "u3"], "body": [bodies[0], "", bodies[2]]})
+    fetched["problem"] = ["", "https://github.com/o/r/issues/2: not found", ""]
+    result = summarize_frame(Summarizer.load(trained_tiny_model), fetched, beam_width=1)
+    assert result["problem"].tolist() == ["", "https://github.com/o/r/issues/2: not found", ""]
+    assert result["predicted_title"].tolist()[1] == "" and all(result["predicted_title"].tolist()[::2])
+    assert list(result.columns) == ["url", "body", "predicted_title", "title_score", "problem"]
+
+
+def test_resume_of_a_finished_output_says_so_and_titles_nothing_again(trained_tiny_model, tmp_path, capsys):
+    source = tmp_path / "in.csv"
+    pd.DataFrame(make_rows(count=9)).to_csv(source, index=False)
+    output = tmp_path / "output.csv"
+    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "4")) == 0
+    capsys.readouterr()
+    written, modified = output.read_bytes(), output.stat().st_mtime_ns
+    assert main(summarize_args(trained_tiny_model, source, output, "--chunk-rows", "4", "--resume")) == 0
+    assert capsys.readouterr().out == f"{output}: already complete (9 rows); nothing to resume\n"
+    assert output.read_bytes() == written and output.stat().st_mtime_ns == modified
+    # A file that no summarize run wrote is neither counted as done nor replaced.
+    other = tmp_path / "notes.csv"
+    other.write_text("a,b\n1,2\n")
+    assert main(summarize_args(trained_tiny_model, source, other, "--resume")) == 2
+    assert "no run of summarize to resume" in capsys.readouterr().err and other.read_text() == "a,b\n1,2\n"
+
+
+def test_problem_messages_start_their_own_line_not_the_progress_bars(trained_tiny_model, tmp_path, capsys):
+    rows = pd.DataFrame(make_rows(count=6))
+    rows.loc[3, "body"] = ""
+    source = tmp_path / "in.csv"
+    rows.to_csv(source, index=False)
+    assert main(summarize_args(trained_tiny_model, source, tmp_path / "out.csv", "--chunk-rows", "2")) == 0
+    message = f"{source}: row 4: empty body; no title written"
+    # tqdm redraws its bar after a carriage return; the message must be a whole segment of its own,
+    # not the tail of a bar's line.
+    segments = [segment.strip() for line in capsys.readouterr().err.split("\n") for segment in line.split("\r")]
+    assert message in segments
+
+
+def test_batch_mode_refuses_an_upload_with_columns_it_writes(trained_tiny_model, tmp_path, monkeypatch):
+    import re
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_tiny_model, model, ignore=shutil.ignore_patterns("checkpoints", "predictions_*"))
+    monkeypatch.setenv("ISSUE_SUMMARIZER_MODEL", str(model))
+    monkeypatch.setenv("ISSUE_SUMMARIZER_DATA", "")
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180).run()
+    app.switch_page("app_pages/summarize.py").run()
+    bodies = pd.DataFrame(make_rows(count=3))[["body"]].assign(problem=["mine", "", ""])
+    links = pd.DataFrame({"url": ["https://github.com/o/r/issues/1"], "github_title": ["kept"]})
+    for name, upload, column in [("bodies.csv", bodies, "problem"), ("links.csv", links, "github_title")]:
+        app.file_uploader(key="batch_upload").set_value((name, upload.to_csv(index=False).encode(), "text/csv")).run()
+        assert not app.exception, [item.value for item in app.exception]
+        # The page escapes markdown (`\_`); a visitor reads the text without the escapes.
+        shown = re.sub(r"\\(.)", r"\1", "\n".join(str(error.value) for error in app.error))
+        assert (
+            f"{name}: already has a column {column}, which batch mode writes; "
+            "rename it in the file (or drop it) and upload it again"
+        ) in shown
+        assert not any(button.key == "summarize_file" for button in app.button)

@@ -23,6 +23,18 @@ def test_length_charts_mark_the_pad_length():
     assert layer_marks(charts.coverage_chart(curve, 2, "title")) == ["area", "rule"]
 
 
+def test_length_charts_count_in_whole_numbers_and_keep_their_axis_titles_short():
+    frame = pd.DataFrame({"length": [1, 2, 3, 1500], "documents": [5, 3, 1, 2]})
+    bars = charts.length_histogram_chart(frame, 2, "body").to_dict()["layer"][0]["encoding"]
+    # Counts and lengths are integers: no "2.0" ticks, thousands separated, bins a whole token wide.
+    assert bars["y"]["axis"]["format"] == ",d" and bars["y"]["axis"]["tickMinStep"] == 1
+    assert bars["x"]["axis"]["format"] == ",d" and bars["x"]["bin"]["minstep"] == 1
+    curve = pd.DataFrame({"length": [1, 2, 3], "coverage": [0.5, 0.9, 1.0]})
+    coverage = charts.coverage_chart(curve, 2, "title", 3).to_dict()["layer"][0]["encoding"]
+    # The y-axis is as tall as the chart; the old title, "documents not truncated", was cut off.
+    assert coverage["y"]["title"] == "not truncated" and coverage["x"]["axis"]["format"] == ",d"
+
+
 def test_similarity_map_puts_other_last_in_grey_and_adds_the_query():
     points = pd.DataFrame(
         {

@@ -1,9 +1,12 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from issue_summarizer.checkpoint_averaging import average_weights, epoch_checkpoints
+from issue_summarizer.config import SummarizerConfig
 
 
 def test_average_weights_is_the_elementwise_mean():
@@ -21,14 +24,30 @@ def test_weights_of_different_shapes_are_refused():
         average_weights([])
 
 
+@pytest.fixture(scope="module")
+def three_epoch_run(tmp_path_factory):
+    """A tiny run trained 3 epochs, which tests copy before changing."""
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    directory = tmp_path_factory.mktemp("three_epoch_run")
+    data = write_jsonl_gz(directory / "issues.jsonl.gz", make_rows())
+    run = directory / "run"
+    train = ["train", "--data", str(data), "--out", str(run), "--config", "tiny", "--workers", "1"]
+    assert main([*train, "--epochs", "3", "--patience", "3"]) == 0
+    return run
+
+
+def copy_of(run, tmp_path):
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
 @pytest.mark.slow
-def test_average_command_writes_a_loadable_model_and_its_record(tmp_path, corpus_file, capsys):
+def test_average_command_writes_a_loadable_model_and_its_record(three_epoch_run, tmp_path, capsys):
     from issue_summarizer.__main__ import main
     from issue_summarizer.summarizer import Summarizer
 
-    directory = tmp_path / "run"
-    train = ["train", "--data", str(corpus_file), "--out", str(directory), "--config", "tiny", "--workers", "1"]
-    assert main([*train, "--epochs", "3", "--patience", "3"]) == 0
+    directory = copy_of(three_epoch_run, tmp_path)
     assert [path.name for path in epoch_checkpoints(directory)] == [
         "epoch-01.keras",
         "epoch-02.keras",
@@ -51,6 +70,61 @@ def test_average_command_writes_a_loadable_model_and_its_record(tmp_path, corpus
     assert "below that of model.keras; model.keras is unchanged" in printed
     assert json.loads((directory / "averaging.json").read_text()) == record
     assert (directory / "model.keras").read_bytes() == shipped
+
+
+@pytest.mark.slow
+def test_average_saves_the_mean_of_exactly_the_named_checkpoints(three_epoch_run, tmp_path):
+    """model.keras may hold an earlier epoch than the last (early stopping's best): judging it
+    must not change what is averaged, and each reported loss is that of the weights it names."""
+    import keras
+
+    from issue_summarizer.__main__ import main
+    from issue_summarizer.model import save_for_inference
+    from issue_summarizer.training import split_inputs, training_dataset
+
+    directory = copy_of(three_epoch_run, tmp_path)
+    checkpoints = [keras.saving.load_model(path) for path in epoch_checkpoints(directory)]
+    weights = [checkpoint.get_weights() for checkpoint in checkpoints]
+    assert len(weights) == 3
+    assert not all(np.array_equal(left, right) for left, right in zip(weights[1], weights[2], strict=True))
+    config = SummarizerConfig.load(directory)
+    # As a run whose second epoch was its best ships it.
+    save_for_inference(checkpoints[1], config, directory / "model.keras")
+
+    assert main(["average", "--model", str(directory), "--last", "3", "--force"]) == 0
+    saved = keras.saving.load_model(directory / "model.keras", compile=False).get_weights()
+    assert len(saved) == len(weights[0])
+    for index, tensor in enumerate(saved):
+        expected = np.mean(np.stack([checkpoint[index] for checkpoint in weights]), axis=0)
+        np.testing.assert_allclose(tensor, expected, rtol=1e-6, atol=1e-7, err_msg=f"weight {index}")
+
+    # The losses are judged by the checkpoints' own compiled loss on the run's validation rows.
+    with np.load(directory / "checkpoints" / "arrays.npz") as arrays:
+        validation = split_inputs({key: arrays[key] for key in arrays.files}, "validation", config)
+    data = training_dataset(*validation, config.batch_size, shuffle_seed=None)
+    judge = checkpoints[2]
+
+    def loss(tensors):
+        judge.set_weights(tensors)
+        return float(judge.evaluate(data, verbose=0))
+
+    record = json.loads((directory / "averaging.json").read_text())
+    assert record["checkpoints"] == ["epoch-01.keras", "epoch-02.keras", "epoch-03.keras"] and record["kept"]
+    assert record["last_loss"] == pytest.approx(loss(weights[2]), rel=1e-5)
+    assert record["model_loss"] == pytest.approx(loss(weights[1]), rel=1e-5)
+    assert record["averaged_loss"] == pytest.approx(loss(saved), rel=1e-5)
+    assert record["averaged_loss"] != pytest.approx(record["model_loss"], rel=1e-4)
+
+
+def test_average_names_a_model_directory_that_is_missing(tmp_path, capsys):
+    from issue_summarizer.__main__ import main
+
+    missing = tmp_path / "runs" / "x"
+    assert main(["average", "--model", str(missing), "--last", "3"]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: no such directory\n"
+    (tmp_path / "model.keras").write_bytes(b"")
+    assert main(["average", "--model", str(tmp_path / "model.keras"), "--last", "3"]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'model.keras'}: not a directory\n"
 
 
 def test_an_average_worse_than_model_keras_is_not_kept(tmp_path, monkeypatch, capsys):

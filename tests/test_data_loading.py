@@ -168,3 +168,90 @@ def test_a_json_array_that_is_not_one_of_objects_gives_one_line(tmp_path, conten
     with pytest.raises(DataLoadError, match=message) as error:
         load_issues(path)
     assert "bad.json" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_directory_given_as_data_is_called_a_directory(tmp_path):
+    from issue_summarizer.data_loading import read_chunks
+
+    for directory in (tmp_path / "issues", tmp_path / "issues.csv"):
+        directory.mkdir()
+        expected = f"{directory}: is a directory, not a data file; name a CSV, TSV, JSONL or parquet file"
+        with pytest.raises(DataLoadError) as error:
+            load_issues(directory)
+        assert str(error.value) == expected
+        with pytest.raises(DataLoadError) as error:
+            next(read_chunks(directory, 10))
+        assert str(error.value) == expected
+
+
+TAB_SEPARATED = "title\tbody\nparser crash\tThe parser crashes, then exits.\ncache leak\tThe cache leaks, slowly.\n"
+
+
+@pytest.mark.parametrize("name", ["issues.csv", "issues.tsv", "issues.tsv.gz"])
+def test_tab_separated_files_are_read_as_such_even_when_named_csv(tmp_path, name):
+    import gzip
+
+    from issue_summarizer.data_loading import read_chunks
+
+    path = tmp_path / name
+    data = TAB_SEPARATED.encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    expected = {
+        "title": ["parser crash", "cache leak"],
+        "body": ["The parser crashes, then exits.", "The cache leaks, slowly."],
+    }
+    loaded = load_issues(path)
+    assert loaded.source_columns == ["title", "body"]
+    assert loaded.frame[["title", "body"]].to_dict("list") == expected
+    (chunk,) = list(read_chunks(path, 10))
+    assert chunk.to_dict("list") == expected
+
+
+def test_a_broken_csv_whose_header_holds_tabs_is_said_to_look_tab_separated(tmp_path):
+    from issue_summarizer.data_loading import read_chunks
+
+    # Tabs and a comma in the header: read as CSV, which fails on the third line's extra commas.
+    path = tmp_path / "issues.csv"
+    path.write_text(
+        "title\tbody, notes\nparser crash\tIt crashes, then exits.\ncache leak\tIt leaks, and, then, stops.\n"
+    )
+    with pytest.raises(DataLoadError, match=r"not a valid CSV file: .*; the file looks tab-separated: name it \.tsv$"):
+        load_issues(path)
+    with pytest.raises(DataLoadError, match=r"; the file looks tab-separated: name it \.tsv$"):
+        list(read_chunks(path, 10))
+    # Read without an error, but as one column: the message about the missing columns says so too.
+    path.write_text("title\tbody, notes\nparser crash\tIt crashes, then exits.\n")
+    with pytest.raises(DataLoadError, match=r"missing title .* The file looks tab-separated: name it \.tsv\.$"):
+        load_issues(path)
+
+
+def test_output_checks_say_what_is_wrong_before_any_work(tmp_path):
+    import os
+
+    from issue_summarizer.data_loading import check_output_directory, check_output_file
+
+    existing_file = tmp_path / "metrics.json"
+    existing_file.write_text("{}")
+    with pytest.raises(DataLoadError) as error:
+        check_output_directory(existing_file, "--out")
+    assert str(error.value) == f"{existing_file}: a file, not a directory; --out names the directory to write"
+    with pytest.raises(DataLoadError) as error:
+        check_output_directory(existing_file / "inside", "--out")
+    expected = f"{existing_file / 'inside'}: cannot be written: {existing_file} is a file, not a directory"
+    assert str(error.value) == expected + "; choose another --out"
+    with pytest.raises(DataLoadError) as error:
+        check_output_file(tmp_path, "--output", "titles.csv")
+    assert (
+        str(error.value)
+        == f"{tmp_path}: is a directory; --output names the file to write, such as {tmp_path / 'titles.csv'}"
+    )
+    # Directories that do not exist yet, under a writable one, are fine: they are created.
+    check_output_directory(tmp_path / "new" / "deeper", "--out")
+    check_output_file(tmp_path / "new" / "titles.csv", "--output", "titles.csv")
+    if os.geteuid() != 0:  # Root writes anywhere, so a read-only directory cannot be shown to it.
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        with pytest.raises(DataLoadError, match="locked is not writable"):
+            check_output_directory(locked / "results", "--out")
+        with pytest.raises(DataLoadError, match="locked is not writable"):
+            check_output_file(locked / "titles.csv", "--output", "titles.csv")

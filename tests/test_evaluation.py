@@ -1,11 +1,12 @@
 import json
+import os
 
 import pandas as pd
 import pytest
 
 from issue_summarizer.__main__ import main
 from issue_summarizer.evaluation import repeats_a_word, score_titles
-from tests.conftest import REPO_ROOT, make_rows, write_jsonl_gz
+from tests.conftest import REPO_ROOT, SHARED_CORPUS, has_shared_corpus, make_rows, write_jsonl_gz
 
 
 def test_scores_of_perfect_and_empty_predictions():
@@ -137,3 +138,67 @@ def test_the_standard_evaluation_writes_the_model_card(trained_tiny_model, tmp_p
     assert main(["evaluate", "--model", str(model), "--data", str(data)]) == 0
     metrics = json.loads((model / "metrics.json").read_text())
     assert metrics["split"] == "test" and metrics["model"]["rows"] > 0
+
+
+@pytest.mark.slow
+def test_limit_counts_the_rows_of_the_chosen_split_not_of_the_file(trained_tiny_model, tmp_path):
+    from issue_summarizer.splitting import RepositorySplit
+
+    data = trained_tiny_model.parent.parent / "tiny_train.jsonl.gz"
+    validation = set(RepositorySplit.load(trained_tiny_model / "split.json").validation)
+    first_rows = pd.read_json(data, lines=True).head(5)
+    # The file's first 5 rows are not all validation rows, so a limit counted before the split fell short.
+    assert not set(first_rows["repo"]) <= validation
+    out = tmp_path / "quick"
+    argv = ["evaluate", "--model", str(trained_tiny_model), "--data", str(data), "--split", "validation"]
+    assert main([*argv, "--limit", "5", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics_validation.json").read_text())["model"]["rows"] == 5
+    predictions = pd.read_json(out / "predictions_validation.jsonl.gz", lines=True)
+    assert len(predictions) == 5 and set(predictions["repo"]) <= validation
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_shared_corpus(), reason="needs the shared corpus")
+def test_a_limited_validation_evaluation_of_the_shipped_model_on_the_corpus(tmp_path):
+    argv = ["evaluate", "--model", str(REPO_ROOT / "model"), "--data", str(SHARED_CORPUS), "--split", "validation"]
+    assert main([*argv, "--limit", "4", "--beam-width", "1", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "metrics_validation.json").read_text())["model"]["rows"] == 4
+
+
+def test_an_unusable_out_is_refused_before_the_model_loads(tmp_path, capsys):
+    data = write_jsonl_gz(tmp_path / "few.jsonl.gz", make_rows(count=4))
+    existing_file = tmp_path / "results"
+    existing_file.write_text("not a directory")
+    # The missing model shows that the check comes before the model is loaded.
+    evaluate = ["evaluate", "--model", str(tmp_path / "no-model"), "--data", str(data), "--split", "all"]
+    assert main([*evaluate, "--out", str(existing_file)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {existing_file}: a file, not a directory; --out names the directory to write\n"
+    )
+    assert main([*evaluate, "--out", str(existing_file / "inside")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {existing_file / 'inside'}: cannot be written: {existing_file} is a file, not a directory; "
+        "choose another --out\n"
+    )
+    if os.geteuid() != 0:  # Root writes anywhere, so a read-only directory cannot be shown to it.
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        assert main([*evaluate, "--out", str(locked)]) == 2
+        assert "locked is not writable (permission denied); choose another --out" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_split_without_rows_in_the_data_says_which_split(trained_tiny_model, tmp_path, capsys):
+    from issue_summarizer.splitting import RepositorySplit
+
+    names = RepositorySplit.load(trained_tiny_model / "split.json").name_of()
+    data = trained_tiny_model.parent.parent / "tiny_train.jsonl.gz"
+    rows = pd.read_json(data, lines=True)
+    only_train = write_jsonl_gz(
+        tmp_path / "train_only.jsonl.gz", rows[rows["repo"].map(names) == "train"].to_dict("records")
+    )
+    argv = ["evaluate", "--model", str(trained_tiny_model), "--data", str(only_train), "--split", "test"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {only_train}: none of its ") and "rows is in the model's test split" in error

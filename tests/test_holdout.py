@@ -90,6 +90,56 @@ def test_sort_orders():
         holdout.sort_predictions(table, "Alphabetical")
 
 
+def test_the_browser_opens_on_a_fixed_shuffled_order_that_filters_keep():
+    table = holdout.prepare_predictions(pd.concat([predictions()] * 10, ignore_index=True))
+    assert next(iter(holdout.SORT_ORDERS)) == holdout.SHUFFLED
+    shuffled = holdout.sort_predictions(table, holdout.SHUFFLED)
+    assert sorted(shuffled.index) == list(table.index)
+    # Neither the file's order nor a score order, and the same on every rerun.
+    assert list(shuffled.index) != list(table.index)
+    assert not shuffled["rougeL"].is_monotonic_increasing and not shuffled["rougeL"].is_monotonic_decreasing
+    assert list(holdout.sort_predictions(table, holdout.SHUFFLED).index) == list(shuffled.index)
+    # A filter keeps the remaining rows in the same order, so rows do not jump about.
+    kept = holdout.sort_predictions(holdout.filter_predictions(table, repositories=["a/x"]), holdout.SHUFFLED)
+    assert list(kept.index) == [label for label in shuffled.index if label in set(kept.index)]
+
+
+def test_a_file_without_repositories_is_recognised():
+    assert holdout.has_repositories(predictions())
+    assert not holdout.has_repositories(predictions().assign(repo="unknown"))
+    mixed = predictions()
+    mixed.loc[0, "repo"] = "unknown"
+    assert holdout.has_repositories(mixed)
+
+
+def test_the_highlighted_row_is_the_chosen_one():
+    shown = holdout.sort_predictions(predictions(), "Best ROUGE-L first")
+    drawn = shown.index.tolist()
+    # A click on the third row of the table as drawn chooses the row shown there.
+    chosen = holdout.clicked_row(drawn, [2])
+    assert chosen == drawn[2]
+    assert holdout.clicked_row(drawn, []) is None and holdout.clicked_row(None, [0]) is None
+    assert holdout.clicked_row(drawn, [len(drawn)]) is None
+    # The same row is highlighted wherever another order puts it, and none when a filter hides it.
+    assert holdout.selected_positions(shown.index, chosen) == [2]
+    reordered = holdout.sort_predictions(predictions(), "Worst ROUGE-L first")
+    assert reordered.index[holdout.selected_positions(reordered.index, chosen)[0]] == chosen
+    hidden = holdout.filter_predictions(predictions(), repositories=["c/z"])
+    assert chosen not in hidden.index and holdout.selected_positions(hidden.index, chosen) == []
+    assert holdout.selected_positions(shown.index, None) == []
+
+
+def test_a_random_example_is_always_another_issue():
+    rng = np.random.default_rng(0)
+    shown = predictions().index
+    current = None
+    for _ in range(20):
+        picked = holdout.random_row(shown, current, rng)
+        assert picked in shown and picked != current
+        current = picked
+    assert holdout.random_row(shown[:1], shown[0], rng) == shown[0]  # The only row stays the only choice.
+
+
 def test_summary_metrics():
     summary = holdout.summary_metrics(predictions())
     assert summary["rows"] == 6 and summary["repositories"] == 3

@@ -60,3 +60,29 @@ def test_usable_rows_drop_bodies_the_model_refuses():
     assert refused.empty and list(refused.columns) == ["body", "title"]
     empty = usable_rows(pd.DataFrame({"title": [], "body": []}, dtype=object))
     assert empty.empty and list(empty.columns) == ["title", "body"]
+
+
+def test_columns_a_command_writes_are_named_in_the_files_order_and_refused():
+    from issue_summarizer.data_loading import DataLoadError
+    from issue_summarizer.input_checks import (
+        EMBED_COLUMNS,
+        SUMMARIZE_COLUMNS,
+        columns_written_over,
+        refuse_columns_written_over,
+    )
+
+    columns = ["title", "problem", "body", "predicted_title"]
+    assert columns_written_over(columns, SUMMARIZE_COLUMNS) == ["problem", "predicted_title"]
+    with pytest.raises(DataLoadError) as error:
+        refuse_columns_written_over("input.csv", columns, SUMMARIZE_COLUMNS, "summarize")
+    assert str(error.value) == (
+        "input.csv: already has columns problem, predicted_title, which summarize writes; "
+        "rename them in the file (or drop them) and run again"
+    )
+    with pytest.raises(DataLoadError) as error:
+        refuse_columns_written_over("up.csv", ["row", "body"], EMBED_COLUMNS, "embed", again="upload it again")
+    assert str(error.value) == (
+        "up.csv: already has a column row, which embed writes; rename it in the file (or drop it) and upload it again"
+    )
+    # Columns that are only read (title, body, repo) are no clash.
+    assert refuse_columns_written_over("ok.csv", ["title", "body", "repo"], SUMMARIZE_COLUMNS, "summarize") is None

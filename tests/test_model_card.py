@@ -91,6 +91,26 @@ def test_layer_table_counts_every_parameter():
     assert "encoder_gru" in table["layer"].tolist()
 
 
+def test_layer_shapes_are_written_for_a_person():
+    from issue_summarizer.model import build_training_model
+    from issue_summarizer.model_card import readable_shape
+
+    # The batch dimension goes; a length that varies is "words"; sizes get thousands separators.
+    assert readable_shape((None, None, 128), sequence=True) == "words × 128"
+    assert readable_shape((None, 70, 4500), sequence=True) == "70 words × 4,500"
+    assert readable_shape((None, 512), sequence=False) == "512"
+    assert readable_shape((None, None), sequence=True) == "words"
+    assert readable_shape((None,), sequence=False) == "one value"
+    config = CONFIGURATIONS["tiny-attention"]
+    shapes = layer_table(build_training_model(config, compile=False)).set_index("layer")["output shape"]
+    assert not shapes.str.contains("None").any() and not shapes.str.startswith("(").any()
+    body = "words" if shapes["body_ids"] == "words" else f"{config.body_length} words"
+    assert shapes["body_ids"] == body and shapes["body_embedding"] == f"{body} × {config.embedding_dim}"
+    assert shapes["title_ids"] == "words"
+    # A GRU returns its sequence and its final states: the sequence is shown, the states counted.
+    assert shapes["decoder_gru"] == f"words × {config.hidden_dim} (+1 more output)"
+
+
 def test_quality_table_has_one_row_per_system():
     from issue_summarizer.model_card import quality_table
 
@@ -123,11 +143,45 @@ def test_metrics_table_and_decoding_read_old_and_new_metrics():
     table = metrics_table(new)
     assert table["copy rate"].tolist()[0] == 0.55 and pd.isna(table["copy rate"].tolist()[1])
     assert list(table.columns) == ["system", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "copy rate", "rows"]
-    assert decoding_description(new) == "beam width 4, length penalty 1.4, no repeated 2-grams"
+    assert decoding_description(new) == "beam width 4, length penalty 1.4, no repeated 2-word phrases"
     greedy = {"decoding": {"beam_width": 1, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "min_length": 3}}
     assert decoding_description(greedy) == "greedy decoding, at least 3 words"
     words = {"decoding": {"beam_width": 4, "length_penalty": 2.0, "no_repeat_ngram_size": 1, "min_length": 0}}
     assert decoding_description(words) == "beam width 4, length penalty 2, no repeated words"
+
+
+def test_measures_are_formatted_and_missing_ones_are_a_dash():
+    from issue_summarizer.model_card import NOT_APPLICABLE, format_measure
+
+    assert NOT_APPLICABLE == "–"
+    assert [format_measure("copy_rate", value) for value in (None, float("nan"), "?", True)] == ["–"] * 4
+    assert format_measure("copy_rate", 0.6051) == "60.5%" and format_measure("tag_share", 0) == "0.0%"
+    assert format_measure("bleu", 10.94) == "10.9" and format_measure("rougeL", 0.25664) == "0.257"
+    assert format_measure("rougeL_raw", 1) == "1.000"
+
+
+def test_the_quality_comparison_splits_into_scores_and_how_titles_read():
+    from issue_summarizer.model_card import QUALITY_READING_COLUMNS, QUALITY_SCORE_COLUMNS, quality_display_table
+
+    quality = {
+        "rows": [
+            {"titles": "real titles", "placeholder_share": 0.0, "rougeL_raw": 0.9998},
+            {"titles": "lead-12", "rouge1": 0.2, "rougeL": 0.18, "bleu": 7.4, "copy_rate": None, "tag_share": 0.01},
+            {"titles": "attention (`model/`)", "rouge1": 0.28, "rougeL": 0.26, "bleu": 11.0, "copy_rate": 0.61},
+        ]
+    }
+    scores = quality_display_table(quality, QUALITY_SCORE_COLUMNS)
+    # The real titles have no scores against themselves; measures no system has are left out.
+    assert scores.index.tolist() == ["lead-12", "attention (model/)"]
+    assert list(scores.columns) == ["ROUGE-1", "ROUGE-L", "BLEU", "copy rate"]
+    assert scores.loc["lead-12"].tolist() == ["0.200", "0.180", "7.4", "–"]
+    assert scores.loc["attention (model/)", "copy rate"] == "61.0%"
+    reading = quality_display_table(quality, QUALITY_READING_COLUMNS)
+    assert reading.index.tolist() == ["real titles", "lead-12"]
+    assert list(reading.columns) == ["placeholder", "leading tag", "ROUGE-L raw"]
+    assert reading.loc["lead-12"].tolist() == ["–", "1.0%", "–"]
+    assert not (scores.isin(["None", "nan"]).any().any() or reading.isin(["None", "nan"]).any().any())
+    assert quality_display_table({}, QUALITY_SCORE_COLUMNS).empty
 
 
 def test_quality_file_is_read_and_its_labels_lose_markdown(model_directory):

@@ -125,3 +125,36 @@ def test_ray_engine_refuses_a_beam_width_below_one_on_the_driver(tmp_path):
     with pytest.raises(ValueError, match="at least 1 .*got 0"):
         summarize_with_ray(args)
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["summarize", "embed"])
+def test_ray_engine_refuses_an_input_with_columns_it_writes_before_starting(tmp_path, capsys, command):
+    source = tmp_path / "in.csv"
+    column = "problem" if command == "summarize" else "vector"
+    pd.DataFrame(make_rows(count=3)).assign(**{column: ["a", "b", "c"]}).to_csv(source, index=False)
+    output = tmp_path / ("out.csv" if command == "summarize" else "out.parquet")
+    # A missing model shows that the refusal comes before the model is loaded or Ray started.
+    argv = [command, "--model", str(tmp_path / "no-model"), "--input", str(source), "--output", str(output)]
+    assert main([*argv, "--engine", "ray"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {source}: already has a column {column}, which {command} writes; "
+        "rename it in the file (or drop it) and run again\n"
+    )
+    assert not output.exists()
+
+
+def test_ray_and_local_engines_read_a_tab_separated_csv_alike(local_ray, trained_tiny_model, tmp_path):
+    source = tmp_path / "issues.csv"  # Tab-separated, under a .csv name, with commas in the bodies.
+    rows = pd.DataFrame(make_rows(count=20, seed=5))
+    rows["body"] = rows["body"] + " It fails, then, it stops."
+    rows.to_csv(source, sep="\t", index=False)
+    outputs = {}
+    for engine in ("local", "ray"):
+        output = tmp_path / f"{engine}.csv"
+        argv = ["summarize", "--model", str(trained_tiny_model), "--input", str(source), "--output", str(output)]
+        assert main([*argv, "--engine", engine, "--beam-width", "1"]) == 0
+        outputs[engine] = output.read_bytes()
+    assert outputs["ray"] == outputs["local"]
+    frame = pd.read_csv(tmp_path / "ray.csv", keep_default_na=False)
+    assert frame["body"].tolist() == pd.read_csv(source, sep="\t")["body"].tolist()
+    assert frame["body"].str.contains(",").all() and (frame["problem"] == "").all()

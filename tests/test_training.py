@@ -73,6 +73,12 @@ def test_a_resumed_run_can_continue_at_a_lower_rate_with_label_smoothing(tmp_pat
     fine_tuning = config.updated(epochs=2, label_smoothing=0.1)
     model, resumed = train_model(arrays, fine_tuning, tmp_path, resume=True, verbose=0, resume_learning_rate=1e-4)
     assert resumed.epochs_run == 1 and np.isfinite(resumed.history["loss"]).all()
+    # A smoothed loss is higher than the unsmoothed one it cannot be compared with, so the
+    # earlier epoch's lower loss does not take the fine-tuned weights back.
+    assert resumed.history["val_loss"][1] > resumed.history["val_loss"][0]
+    assert resumed.best_epoch == 2
+    _, again = train_model(arrays, fine_tuning.updated(epochs=3), tmp_path, resume=True, verbose=0)
+    assert again.best_epoch == min((2, 3), key=lambda epoch: again.history["val_loss"][epoch - 1])
     checkpoint = keras.saving.load_model(tmp_path / CHECKPOINT_DIRECTORY / CHECKPOINT_MODEL)
     assert float(checkpoint.optimizer.learning_rate) == pytest.approx(1e-4)
     assert isinstance(checkpoint.loss, SmoothedCrossEntropy) and checkpoint.loss.smoothing == pytest.approx(0.1)
@@ -397,11 +403,74 @@ def test_resume_refuses_other_data_and_settings_it_cannot_apply(finished_run, tm
     error = capsys.readouterr().err
     assert "--body-length 20 (the run's: 30)" in error and "--max-rows-per-repository" not in error
     assert directory_digest(out) == before  # Refused before anything was trained or written.
-    # The flags that started the run may be given again: ending it at the epochs done ships its checkpoint.
+    # The flags that started the run may be given again.
     argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny", "--batch-size", "16"]
-    assert main([*argv, "--resume", "--epochs", "1", "--workers", "1"]) == 0
+    assert main([*argv, "--resume", "--epochs", "2", "--workers", "1"]) == 0
     training = json.loads((out / "training.json").read_text(), parse_constant=pytest.fail)
-    assert training["epochs_run"] == 0 and training["best_val_loss"] > 0
+    assert training["epochs_run"] == 1 and training["best_val_loss"] > 0
+
+
+def test_a_resume_that_would_train_no_epoch_is_refused_before_anything_is_read(finished_run, tmp_path, capsys):
+    """It would only replace model.keras and its records with the last epoch's."""
+    from issue_summarizer.__main__ import main
+
+    _, run = finished_run
+    out = copy_of(run, tmp_path)
+    before = directory_digest(out)
+    # A --data that does not exist shows that no data is read before the refusal.
+    resume = ["train", "--data", str(tmp_path / "missing.jsonl.gz"), "--out", str(out), "--resume"]
+    for epochs in (["--epochs", "1"], []):  # The run's own --epochs is 1 too.
+        assert main([*resume, *epochs]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {out}: has already trained 1 epoch; --epochs must be more than that to resume\n"
+        )
+    assert directory_digest(out) == before
+
+
+def test_best_epoch_index_takes_the_earliest_lowest_finite_loss():
+    from issue_summarizer.training import best_epoch_index
+
+    assert best_epoch_index([3.02, 2.90, 3.00, 2.90]) == 1
+    assert best_epoch_index([float("nan"), 2.5, float("inf")]) == 1
+    assert best_epoch_index([2.0, 2.5, 2.4], first=1) == 2
+    assert best_epoch_index([float("nan")]) is None and best_epoch_index([]) is None
+
+
+def test_a_resumed_run_keeps_the_best_epoch_of_the_whole_run(tmp_path, capsys):
+    """An earlier epoch that no resumed epoch beats is what model.keras ships, as a first run's
+    early stopping would ship it, and early stopping counts from it: with patience 1, one resumed
+    epoch that does not beat it ends the run."""
+    import keras
+
+    from issue_summarizer.__main__ import main
+    from tests.conftest import make_rows, write_jsonl_gz
+
+    data = write_jsonl_gz(tmp_path / "issues.jsonl.gz", make_rows(count=200, repositories=10))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--config", "tiny", "--workers", "1"]
+    assert main([*argv, "--epochs", "2", "--patience", "1"]) == 0
+    # A learning rate far too high makes the resumed epochs worse than the earlier ones.
+    assert main([*argv, "--resume", "--epochs", "4", "--learning-rate", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    losses = history["val_loss"]
+    assert len(losses) == 3  # Stopped after epoch 3, which did not beat epoch 2.
+    best = int(np.argmin(losses)) + 1
+    assert best == 2 and losses[2] > losses[1]
+    shipped = keras.saving.load_model(out / "model.keras", compile=False).get_weights()
+    best_checkpoint = keras.saving.load_model(out / "checkpoints" / "epoch-02.keras").get_weights()
+    last_checkpoint = keras.saving.load_model(out / "checkpoints" / "epoch-03.keras").get_weights()
+    assert all(np.array_equal(left, right) for left, right in zip(shipped, best_checkpoint, strict=True))
+    assert not all(np.array_equal(left, right) for left, right in zip(shipped, last_checkpoint, strict=True))
+    training = json.loads((out / "training.json").read_text(), parse_constant=pytest.fail)
+    assert training["best_epoch"] == 2 and training["best_val_loss"] == losses[1]
+    assert training["epochs_run"] == 1
+    assert f"{out / 'model.keras'} holds epoch 2, the best by validation loss ({losses[1]:.4f})" in printed
+    # Resuming to fewer epochs than the run has done is refused, and changes nothing.
+    before = directory_digest(out)
+    assert main([*argv, "--resume", "--epochs", "2"]) == 2
+    assert f"{out}: has already trained 3 epochs; --epochs must be more than that" in capsys.readouterr().err
+    assert directory_digest(out) == before
 
 
 @pytest.mark.parametrize(
@@ -412,8 +481,6 @@ def test_out_of_range_training_flags_are_refused_before_anything_is_written(tmp_
     from issue_summarizer.__main__ import main
 
     argv = ["train", "--data", str(tmp_path / "issues.jsonl.gz"), "--out", str(tmp_path / "run"), flag, value]
-    with pytest.raises(SystemExit) as stopped:
-        main(argv)
-    assert stopped.value.code == 2
+    assert main(argv) == 2
     assert f"argument {flag}: expected a whole number of at least" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
