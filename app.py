@@ -11,7 +11,7 @@ multipage mode, without this router, for a session whose first URL is a page's o
 
 import streamlit as st
 
-from issue_summarizer import app_state
+from issue_summarizer.app import state as app_state
 
 st.set_page_config(page_title="Issue Summarizer", page_icon=":material/summarize:", layout="wide")
 

@@ -3,10 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from issue_summarizer import app_state, data_sources
-from issue_summarizer.cache_warming import evaluate_test_split, evaluation_caption
-from issue_summarizer.evaluation import PREDICTIONS_BODY_CHARS, evaluate_frame
-from issue_summarizer.holdout import (
+from issue_summarizer.app import data_sources
+from issue_summarizer.app import state as app_state
+from issue_summarizer.app.cache_warming import evaluate_test_split, evaluation_caption
+from issue_summarizer.app.text_display import escape_markdown
+from issue_summarizer.evaluation.holdout import (
     SORT_ORDERS,
     body_is_cut,
     clicked_row,
@@ -20,8 +21,8 @@ from issue_summarizer.holdout import (
     summary_metrics,
     upload_evaluation_rows,
 )
-from issue_summarizer.model_card import decoding_description
-from issue_summarizer.text_display import escape_markdown
+from issue_summarizer.evaluation.metrics import PREDICTIONS_BODY_CHARS, evaluate_frame
+from issue_summarizer.evaluation.model_card import decoding_description
 
 UPLOAD_ROWS = 2000  # Uploads are cut to this many rows so an evaluation takes seconds, not minutes.
 ROW_KEY = "holdout_row:{identity}"  # One chosen row per source, so switching sources never shows a stale row.

@@ -4,12 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from issue_summarizer import app_state, data_sources
-from issue_summarizer.charts import coverage_chart, length_histogram_chart
-from issue_summarizer.length_report import SAMPLE_ROWS, coverage_frame, display_limit, histogram_frame, pad_report
-from issue_summarizer.length_stats import DEFAULT_COVERAGE, LengthHistogram, load_length_stats
-from issue_summarizer.prepare import LENGTH_STATS_FILE
-from issue_summarizer.summarizer import ModelDirectoryError
+from issue_summarizer.app import data_sources
+from issue_summarizer.app import state as app_state
+from issue_summarizer.app.charts import coverage_chart, length_histogram_chart
+from issue_summarizer.data.length_report import SAMPLE_ROWS, coverage_frame, display_limit, histogram_frame, pad_report
+from issue_summarizer.data.length_stats import DEFAULT_COVERAGE, LengthHistogram, load_length_stats
+from issue_summarizer.data.prepare import LENGTH_STATS_FILE
+from issue_summarizer.inference.summarizer import ModelDirectoryError
 
 SOURCES = ["Training data", "Data file", "Uploaded file"]
 

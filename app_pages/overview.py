@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from issue_summarizer import app_state
-from issue_summarizer.charts import training_curves_chart
-from issue_summarizer.model_card import (
+from issue_summarizer.app import state as app_state
+from issue_summarizer.app.charts import training_curves_chart
+from issue_summarizer.app.text_display import NO_WRAP_HEADERS
+from issue_summarizer.evaluation.model_card import (
     NOT_APPLICABLE,
     QUALITY_READING_COLUMNS,
     QUALITY_SCORE_COLUMNS,
@@ -19,8 +20,7 @@ from issue_summarizer.model_card import (
     vocabulary_table,
     weights_description,
 )
-from issue_summarizer.summarizer import ModelDirectoryError
-from issue_summarizer.text_display import NO_WRAP_HEADERS
+from issue_summarizer.inference.summarizer import ModelDirectoryError
 
 COUNT = st.column_config.NumberColumn(format="localized")
 ARCHITECTURES = {

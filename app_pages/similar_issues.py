@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from issue_summarizer import app_state, data_sources
-from issue_summarizer.cache_warming import map_caption, map_identity, map_sample
-from issue_summarizer.charts import points_outside_view, similarity_map_chart
-from issue_summarizer.input_checks import InputError, check_body
-from issue_summarizer.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups
-from issue_summarizer.text_display import escape_markdown
+from issue_summarizer.app import data_sources
+from issue_summarizer.app import state as app_state
+from issue_summarizer.app.cache_warming import map_caption, map_identity, map_sample
+from issue_summarizer.app.charts import points_outside_view, similarity_map_chart
+from issue_summarizer.app.text_display import escape_markdown
+from issue_summarizer.data.input_checks import InputError, check_body
+from issue_summarizer.scale.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups
 
 NEIGHBOURS = 10
 TOOLTIP_TITLE_CHARS = 120

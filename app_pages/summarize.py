@@ -12,20 +12,21 @@ import time
 import pandas as pd
 import streamlit as st
 
-from issue_summarizer import app_state, data_sources
-from issue_summarizer.batch import fetch_bodies, summarize_frame
-from issue_summarizer.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart, busiest_window
-from issue_summarizer.evaluation import title_rouge_l
-from issue_summarizer.examples import EXAMPLE_ISSUES
-from issue_summarizer.github_issues import GitHubError, fetch_issue_by_url
-from issue_summarizer.input_checks import InputError, check_body
-from issue_summarizer.text_display import (
+from issue_summarizer.app import data_sources
+from issue_summarizer.app import state as app_state
+from issue_summarizer.app.charts import ATTENTION_TOKENS, attention_frame, attention_heatmap_chart, busiest_window
+from issue_summarizer.app.examples import EXAMPLE_ISSUES
+from issue_summarizer.app.text_display import (
     WRAP_LONG_WORDS,
     escape_markdown,
     no_repeat_label,
     seen_tokens_html,
     seen_tokens_summary,
 )
+from issue_summarizer.data.input_checks import InputError, check_body
+from issue_summarizer.evaluation.metrics import title_rouge_l
+from issue_summarizer.github.client import GitHubError, fetch_issue_by_url
+from issue_summarizer.scale.batch import fetch_bodies, summarize_frame
 
 BODY_KEY = "issue_body"
 EXAMPLE_KEY = "example_issue"
@@ -431,7 +432,7 @@ with many_issues, app_state.friendly_errors("summarizing the file"):
         rows, columns = loaded.frame, loaded.source_columns
         # The `summarize` command's rule: an upload's own column of a name batch mode writes would lose
         # its cells to ours, so it is refused (shown by `friendly_errors`) before anything is titled.
-        from issue_summarizer.input_checks import SUMMARIZE_COLUMNS, refuse_columns_written_over
+        from issue_summarizer.data.input_checks import SUMMARIZE_COLUMNS, refuse_columns_written_over
 
         written = ("github_title", *SUMMARIZE_COLUMNS) if links else SUMMARIZE_COLUMNS
         refuse_columns_written_over(uploaded.name, columns, written, "batch mode", again="upload it again")

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from issue_summarizer.examples import EXAMPLE_ISSUES  # noqa: E402
+from issue_summarizer.app.examples import EXAMPLE_ISSUES  # noqa: E402
 from tests.browser_support import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -45,10 +45,10 @@ from bench.sampled_comparison import (  # noqa: E402
     train_and_score,
 )
 from issue_summarizer.config import CONFIGURATIONS  # noqa: E402
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.evaluation import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
-from issue_summarizer.prepare import cap_rows_per_repository, prepare  # noqa: E402
-from issue_summarizer.tokenization import clean_and_tokenize  # noqa: E402
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.prepare import cap_rows_per_repository, prepare  # noqa: E402
+from issue_summarizer.evaluation.metrics import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
+from issue_summarizer.text.tokenization import clean_and_tokenize  # noqa: E402
 
 DATA_DIRECTORY = DEFAULT_DATA.parent
 BUCKETS = 5

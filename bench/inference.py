@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.evaluation import select_rows  # noqa: E402
-from issue_summarizer.splitting import RepositorySplit  # noqa: E402
-from issue_summarizer.summarizer import Summarizer  # noqa: E402
-from issue_summarizer.vocabulary import END_ID, START_ID  # noqa: E402
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
+from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
+from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
+from issue_summarizer.text.vocabulary import END_ID, START_ID  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"

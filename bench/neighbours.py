@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issue_summarizer.embedding_file import read_vectors  # noqa: E402
-from issue_summarizer.similarity import NeighbourIndex, nearest_neighbours, normalize_rows  # noqa: E402
+from issue_summarizer.scale.embedding_file import read_vectors  # noqa: E402
+from issue_summarizer.scale.similarity import NeighbourIndex, nearest_neighbours, normalize_rows  # noqa: E402
 
 
 def make_vectors(args: argparse.Namespace, rng: np.random.Generator) -> tuple[np.ndarray, str]:

@@ -25,11 +25,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issue_summarizer.cleaning import CleaningOptions, clean_text  # noqa: E402
-from issue_summarizer.config import SummarizerConfig  # noqa: E402
-from issue_summarizer.encoding import encode_bodies, encode_texts, surface_forms  # noqa: E402
-from issue_summarizer.tokenization import clean_and_tokenize, clean_and_tokenize_one  # noqa: E402
-from issue_summarizer.vocabulary import Vocabulary  # noqa: E402
+from issue_summarizer.config import (
+    CleaningOptions,  # noqa: E402
+    SummarizerConfig,  # noqa: E402
+)
+from issue_summarizer.text.cleaning import clean_text  # noqa: E402
+from issue_summarizer.text.encoding import encode_bodies, encode_texts, surface_forms  # noqa: E402
+from issue_summarizer.text.tokenization import clean_and_tokenize, clean_and_tokenize_one  # noqa: E402
+from issue_summarizer.text.vocabulary import Vocabulary  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "github_issues.jsonl.gz"
 

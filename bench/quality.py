@@ -10,8 +10,9 @@ how the titles read to a person: the shares with a placeholder (`xxnum`), with t
 (`does n't`), starting with a tag (`[Bug]`) and unfinished (cut by the length limit), and
 ROUGE-L against the raw real titles, case-sensitive and not. It then compares the two ways of
 casing the first word (the default model must have `capitalize_titles` false for that), writes the table into
-README.md between the quality markers and, as `quality.json`, into the default model's
-directory, where the app's Overview page reads it.
+docs/evaluation.md between the quality markers and, as `quality.json`, into the default model's
+directory, where the app's Overview page reads it. The README's short results table is copied
+from it by hand.
 """
 
 from __future__ import annotations
@@ -25,22 +26,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.evaluation import (  # noqa: E402
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
+from issue_summarizer.evaluation.metrics import (  # noqa: E402
     evaluate_frame,
     rouge_l_as_written,
     select_rows,
     surface_measures,
 )
-from issue_summarizer.model_card import QUALITY_COLUMNS, decoding_description  # noqa: E402
-from issue_summarizer.splitting import RepositorySplit  # noqa: E402
-from issue_summarizer.summarizer import Summarizer  # noqa: E402
-from issue_summarizer.title_restoration import capitalize_first_word  # noqa: E402
+from issue_summarizer.evaluation.model_card import QUALITY_COLUMNS, decoding_description  # noqa: E402
+from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
+from issue_summarizer.inference.title_restoration import capitalize_first_word  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
-# The columns and their headers are the Overview page's, so the README and the app agree.
+# The columns and their headers are the Overview page's, so docs/evaluation.md and the app agree.
 COLUMNS = tuple(QUALITY_COLUMNS)
 HEADERS = tuple(QUALITY_COLUMNS.values())
 
@@ -83,11 +84,11 @@ def casing_comparison(titles: list[str], references: list[str], capitalized: boo
 
 
 def write_into_readme(text: str) -> None:
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "evaluation.md"
     content = readme.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(MARKERS[0]) + ".*?" + re.escape(MARKERS[1]), re.DOTALL)
     if not pattern.search(content):
-        print("README.md has no quality markers; table not written", file=sys.stderr)
+        print("docs/evaluation.md has no quality markers; table not written", file=sys.stderr)
         return
     readme.write_text(pattern.sub(f"{MARKERS[0]}\n{text}\n{MARKERS[1]}", content), encoding="utf-8")
 
@@ -97,7 +98,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "model")
     parser.add_argument("--seed-model", type=Path, default=ROOT / "models" / "seed")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--no-readme", action="store_true", help="only print the table")
+    parser.add_argument("--no-readme", action="store_true", help="only print the table; write no files")
     args = parser.parse_args()
     default = Summarizer.load(args.model)
     split = RepositorySplit.load(args.model / "split.json")

@@ -34,14 +34,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.decoding_search import row_scores  # noqa: E402
-from issue_summarizer.evaluation import select_rows  # noqa: E402
-from issue_summarizer.input_checks import check_body, is_summarizable  # noqa: E402
-from issue_summarizer.significance import paired_bootstrap  # noqa: E402
-from issue_summarizer.splitting import RepositorySplit  # noqa: E402
-from issue_summarizer.summarizer import Summarizer  # noqa: E402
-from issue_summarizer.tokenization import clean_and_tokenize  # noqa: E402
+from issue_summarizer.data.input_checks import check_body, is_summarizable  # noqa: E402
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
+from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
+from issue_summarizer.evaluation.significance import paired_bootstrap  # noqa: E402
+from issue_summarizer.evaluation.tuning import row_scores  # noqa: E402
+from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
+from issue_summarizer.text.tokenization import clean_and_tokenize  # noqa: E402
 
 BEAM_WIDTH = 8
 LEAD_TOKENS = 12

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from issue_summarizer.config import SummarizerConfig
-from issue_summarizer.data_loading import LoadedData
-from issue_summarizer.evaluation import score_titles
-from issue_summarizer.prepare import SPLITS, cap_rows_per_repository
-from issue_summarizer.splitting import RepositorySplit, split_indices, split_repositories
-from issue_summarizer.vocabulary import Vocabulary
+from issue_summarizer.data.loading import LoadedData
+from issue_summarizer.data.prepare import SPLITS, cap_rows_per_repository
+from issue_summarizer.data.splitting import RepositorySplit, split_indices, split_repositories
+from issue_summarizer.evaluation.metrics import score_titles
+from issue_summarizer.text.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
@@ -128,8 +128,8 @@ def train_and_score(
     training after that many seconds. `validation` (tokens, references) is scored the same way
     as the test rows, into `validation_rougeL`.
     """
-    from issue_summarizer.summarizer import Summarizer
-    from issue_summarizer.training import train_model
+    from issue_summarizer.inference.summarizer import Summarizer
+    from issue_summarizer.training.trainer import train_model
 
     body_vocabulary, title_vocabulary = vocabularies
     print(f"training {arm}: {len(arrays['train_titles']):,} rows, {config.epochs} epochs", flush=True)

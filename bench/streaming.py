@@ -115,7 +115,7 @@ def first_rows(source: Path, rows: int, path: Path) -> Path:
 
 READ_ONLY = """
 import sys
-from issue_summarizer.data_loading import issues_from_table, read_chunks
+from issue_summarizer.data.loading import issues_from_table, read_chunks
 rows = 0
 for raw in read_chunks(sys.argv[1], int(sys.argv[2])):
     loaded = issues_from_table(raw, sys.argv[1], require_title=False, drop_bad_rows=False, first_row=rows + 1)

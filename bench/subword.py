@@ -55,14 +55,14 @@ from bench.sampled_comparison import (  # noqa: E402
     table,
     train_and_score,
 )
-from issue_summarizer.cleaning import clean_text  # noqa: E402
 from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig  # noqa: E402
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.evaluation import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
-from issue_summarizer.prepare import PreparedData, encode_splits, prepare  # noqa: E402
-from issue_summarizer.splitting import split_indices  # noqa: E402
-from issue_summarizer.tokenization import clean_and_tokenize, tokenize  # noqa: E402
-from issue_summarizer.vocabulary import Vocabulary  # noqa: E402
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.prepare import PreparedData, encode_splits, prepare  # noqa: E402
+from issue_summarizer.data.splitting import split_indices  # noqa: E402
+from issue_summarizer.evaluation.metrics import LEAD_WORDS, lead_titles, score_titles  # noqa: E402
+from issue_summarizer.text.cleaning import clean_text  # noqa: E402
+from issue_summarizer.text.tokenization import clean_and_tokenize, tokenize  # noqa: E402
+from issue_summarizer.text.vocabulary import Vocabulary  # noqa: E402
 
 # sentencepiece marks the start of a word with this character.
 WORD_START = "\u2581"

@@ -36,14 +36,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issue_summarizer.cleaning import CleaningOptions, clean_text  # noqa: E402
-from issue_summarizer.config import SummarizerConfig  # noqa: E402
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.detokenization import detokenize  # noqa: E402
-from issue_summarizer.evaluation import select_rows  # noqa: E402
-from issue_summarizer.splitting import RepositorySplit  # noqa: E402
-from issue_summarizer.title_tags import TITLE_TAGS, starts_with_tag, strip_title_tags  # noqa: E402
-from issue_summarizer.tokenization import tokenize  # noqa: E402
+from issue_summarizer.config import (
+    CleaningOptions,  # noqa: E402
+    SummarizerConfig,  # noqa: E402
+)
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
+from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
+from issue_summarizer.text.cleaning import clean_text  # noqa: E402
+from issue_summarizer.text.detokenization import detokenize  # noqa: E402
+from issue_summarizer.text.title_tags import TITLE_TAGS, starts_with_tag, strip_title_tags  # noqa: E402
+from issue_summarizer.text.tokenization import tokenize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"

@@ -30,9 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from issue_summarizer.config import CONFIGURATIONS  # noqa: E402
-from issue_summarizer.data_loading import load_issues  # noqa: E402
-from issue_summarizer.prepare import prepare  # noqa: E402
-from issue_summarizer.training import bucketed_dataset, split_inputs, training_dataset  # noqa: E402
+from issue_summarizer.data.loading import load_issues  # noqa: E402
+from issue_summarizer.data.prepare import prepare  # noqa: E402
+from issue_summarizer.training.trainer import bucketed_dataset, split_inputs, training_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
@@ -54,7 +54,8 @@ def measure(config, arrays, batches: int, pipeline: str) -> float:
     over the same rows, which traces every batch shape."""
     import keras
 
-    from issue_summarizer.model import build_training_model, precision_policy
+    from issue_summarizer.models.building import build_training_model
+    from issue_summarizer.models.layers import precision_policy
 
     keras.utils.set_random_seed(0)
     inputs, targets, weights = split_inputs(arrays, "train", config)

@@ -69,7 +69,7 @@ def corpus_file(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained_tiny_model(tmp_path_factory) -> Path:
     """A tiny model trained once per test session on the synthetic fixture (a few seconds)."""
-    from issue_summarizer.__main__ import main
+    from issue_summarizer.cli.main import main
 
     directory = tmp_path_factory.mktemp("tiny_model")
     data = write_jsonl_gz(directory.parent / "tiny_train.jsonl.gz", make_rows(count=400, repositories=16))
@@ -107,7 +107,7 @@ def assert_copies_unseen_identifiers(summarizer, minimum: int = 16) -> list[dict
 @pytest.fixture(scope="session")
 def trained_copy_model(tmp_path_factory) -> Path:
     """A tiny attention model trained once on titles that must copy an unseen identifier."""
-    from issue_summarizer.__main__ import main
+    from issue_summarizer.cli.main import main
 
     directory = tmp_path_factory.mktemp("copy_model")
     data = write_jsonl_gz(directory.parent / "copy_train.jsonl.gz", make_copy_rows())

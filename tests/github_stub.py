@@ -1,6 +1,6 @@
 """A small local server on 127.0.0.1 that answers like GitHub's REST API, for the tests.
 
-Shared by `tests/test_github_issues.py` and the browser test. The issue texts here are
+Shared by `tests/github/test_client.py` and the browser test. The issue texts here are
 written for the tests. Each repository name under `octo/` selects one kind of answer.
 """
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from issue_summarizer.cleaning import CleaningOptions, clean_text
-from issue_summarizer.config import CONFIGURATIONS, SummarizerConfig, named_configuration
+from issue_summarizer.config import CONFIGURATIONS, CleaningOptions, SummarizerConfig, named_configuration
+from issue_summarizer.text.cleaning import clean_text
 
 
 def test_round_trip_through_the_model_directory(tmp_path):
