@@ -249,7 +249,8 @@ def one_issue_form() -> None:
             )
             st.caption("The defaults are the settings that scored best on validation data.")
         with text_column:
-            url_column_, fetch_column = st.columns([4, 1], vertical_alignment="bottom")
+            # Wide enough for the button's label at 1280 px, where [4, 1] cut it to "Fetch an…".
+            url_column_, fetch_column = st.columns([3, 1.3], vertical_alignment="bottom")
             for key in (URL_KEY, EXAMPLE_KEY, BODY_KEY):
                 restore(key)
             url_column_.text_input(
