@@ -131,8 +131,8 @@ def test_an_average_worse_than_model_keras_is_not_kept(tmp_path, monkeypatch, ca
     """model.keras may hold early stopping's best epoch, which beats the mean of the last
     epochs even when the mean beats the last one: then model.keras stays as it is."""
     from issue_summarizer.cli.main import main
-    from issue_summarizer.training.averaging import AveragingResult
     from issue_summarizer.training import averaging as checkpoint_averaging
+    from issue_summarizer.training.averaging import AveragingResult
 
     (tmp_path / "model.keras").write_bytes(b"the best epoch's weights")
     result = AveragingResult(["epoch-02.keras", "epoch-03.keras"], last_loss=2.0, averaged_loss=1.5, model_loss=1.2)
