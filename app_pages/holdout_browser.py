@@ -23,6 +23,7 @@ from issue_summarizer.evaluation.holdout import (
 )
 from issue_summarizer.evaluation.metrics import PREDICTIONS_BODY_CHARS, evaluate_frame
 from issue_summarizer.evaluation.model_card import decoding_description
+from issue_summarizer.inference.confidence import confidence_level, describe_confidence
 
 UPLOAD_ROWS = 2000  # Uploads are cut to this many rows so an evaluation takes seconds, not minutes.
 ROW_KEY = "holdout_row:{identity}"  # One chosen row per source, so switching sources never shows a stale row.
@@ -31,7 +32,16 @@ TABLE_KEY = "holdout_table"
 # that differs from the highlighted one is the visitor's click, on the table as it was drawn.
 SELECTION_KEY = "holdout_last_selection"
 DRAWN_ROWS_KEY = "holdout_drawn_rows"
-TABLE_COLUMNS = ["repo", "rougeL", "lead_rougeL", "title", "predicted_title", "opening", "score"]
+TABLE_COLUMNS = ["repo", "rougeL", "lead_rougeL", "title", "predicted_title", "confidence", "opening", "score"]
+CONFIDENCE_HELP = (
+    "The calibrated chance that the model's title is close to the real one (ROUGE-L of at least 0.3, about a "
+    "third of its words in order), fitted on the model's validation issues with `calibrate`."
+)
+
+
+def has_confidence(row) -> bool:
+    """Whether a predictions row has a calibrated confidence (older predictions and uncalibrated models have none)."""
+    return "confidence" in row and row["confidence"] is not None and not np.isnan(row["confidence"])
 
 
 def progress_bar(rows) -> app_state.ProgressBar:
@@ -136,12 +146,20 @@ def show_detail(row, with_repositories: bool) -> None:
         scores = st.columns(3)
         scores[0].metric("Model ROUGE-L", f"{row['rougeL']:.3f}")
         scores[1].metric("Lead ROUGE-L", f"{row['lead_rougeL']:.3f}")
-        scores[2].metric("Model confidence", f"{row['score']:.2f}", help="Mean log-probability per word.")
+        if has_confidence(row):
+            scores[2].metric(
+                "Confidence",
+                f"{confidence_level(row['confidence'])} ({row['confidence']:.0%})",
+                help=CONFIDENCE_HELP,
+            )
+        else:
+            scores[2].metric("Model score", f"{row['score']:.2f}", help="Mean log-probability per word.")
         titles = st.columns(3)
         titles[0].markdown("###### Actual title")
         titles[0].text(row["title"])
         titles[1].markdown("###### Model's title")
         titles[1].text(row["predicted_title"] or "(empty)")
+        titles[1].caption(describe_confidence(row["confidence"] if has_confidence(row) else None))
         titles[2].markdown("###### First 12 words")
         titles[2].text(row["opening"])
         st.markdown("###### Body")
@@ -230,8 +248,9 @@ with app_state.friendly_errors("showing the predictions"):
     st.session_state[SELECTION_KEY] = highlighted
     st.session_state[DRAWN_ROWS_KEY] = shown.index.tolist()
 
+    columns = [column for column in TABLE_COLUMNS if (with_repositories or column != "repo") and column in shown]
     st.dataframe(
-        shown[[column for column in TABLE_COLUMNS if with_repositories or column != "repo"]],
+        shown[columns],
         hide_index=True,
         width="stretch",
         # Up to ten rows, then it scrolls: a short result leaves no empty rows below it.
@@ -249,7 +268,10 @@ with app_state.friendly_errors("showing the predictions"):
             ),
             "rougeL": st.column_config.ProgressColumn("ROUGE-L", min_value=0.0, max_value=1.0, format="%.2f"),
             "lead_rougeL": st.column_config.NumberColumn("lead ROUGE-L", format="%.2f"),
-            "score": st.column_config.NumberColumn("confidence", format="%.2f"),
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", min_value=0.0, max_value=1.0, format="%.2f", help=CONFIDENCE_HELP
+            ),
+            "score": st.column_config.NumberColumn("model score", format="%.2f", help="Mean log-probability per word."),
         },
     )
     if highlighted:

@@ -102,8 +102,10 @@ with app_state.friendly_errors("reading the model directory"):
             st.table(reading.style.set_table_styles(NO_WRAP_HEADERS))
             st.caption(
                 "The shares of titles with a placeholder such as xxnum, with tokenizer spacing (does n't), "
-                "starting with a tag such as [Bug], and cut by the length limit; ROUGE-L against the real titles "
-                "as written, case-sensitive (cased) and not (raw)."
+                "starting with a tag such as [Bug], cut by the length limit, ending on a function word (crashes "
+                "when the), leaving a quote, backtick or bracket unbalanced, and starting with a prefix such as "
+                "ios: that the body never names; ROUGE-L against the real titles as written, case-sensitive "
+                "(cased) and not (raw)."
             )
     elif metrics:
         st.caption(

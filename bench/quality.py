@@ -7,12 +7,21 @@ every row comes from a project neither model saw. Prints ROUGE-1/2/L F1 and BLEU
 tokenized titles, the copy rate (titles holding a word outside the title vocabulary, which only
 copying can produce), the shares of empty titles and of titles repeating a word 3 times, and
 how the titles read to a person: the shares with a placeholder (`xxnum`), with tokenizer spacing
-(`does n't`), starting with a tag (`[Bug]`) and unfinished (cut by the length limit), and
-ROUGE-L against the raw real titles, case-sensitive and not. It then compares the two ways of
-casing the first word (the default model must have `capitalize_titles` false for that), writes the table into
-docs/evaluation.md between the quality markers and, as `quality.json`, into the default model's
-directory, where the app's Overview page reads it. The README's short results table is copied
-from it by hand.
+(`does n't`), starting with a tag (`[Bug]`), unfinished (cut by the length limit), ending on a
+function word (`crashes when the`), with an unbalanced quote, backtick or bracket, and starting
+with a `component:` prefix the body never names (`ios:` on an Electron issue), each also for the
+real titles themselves, and ROUGE-L against the raw real titles, case-sensitive and not. It then
+compares the two ways of casing the first word (the default model must have `capitalize_titles`
+false for that), writes the table into docs/evaluation.md between the quality markers and, as
+`quality.json`, into the default model's directory, where the app's Overview page reads it. The
+README's short results table is copied from it by hand.
+
+When the default model has a `confidence.json` (`python -m issue_summarizer calibrate`), a
+confidence section follows: the ROUGE-L of the most confident 25%, 50%, 75% and all titles, the
+expected calibration error and the reliability tables (predicted against observed in ten bins),
+for the calibrated confidence and for `title_score` alone mapped to [0, 1] on validation. It goes
+into docs/evaluation.md between the confidence markers. `--confidence-only` decodes the test split
+once and writes only that section.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from issue_summarizer.data.loading import load_issues  # noqa: E402
 from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
+from issue_summarizer.evaluation.calibration import confidence_report  # noqa: E402
 from issue_summarizer.evaluation.metrics import (  # noqa: E402
     evaluate_frame,
     rouge_l_as_written,
@@ -35,12 +45,14 @@ from issue_summarizer.evaluation.metrics import (  # noqa: E402
     surface_measures,
 )
 from issue_summarizer.evaluation.model_card import QUALITY_COLUMNS, decoding_description  # noqa: E402
+from issue_summarizer.inference.confidence import calibration_problem, load_calibration  # noqa: E402
 from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
 from issue_summarizer.inference.title_restoration import capitalize_first_word  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
 MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
+CONFIDENCE_MARKERS = ("<!-- confidence:start -->", "<!-- confidence:end -->")
 # The columns and their headers are the Overview page's, so docs/evaluation.md and the app agree.
 COLUMNS = tuple(QUALITY_COLUMNS)
 HEADERS = tuple(QUALITY_COLUMNS.values())
@@ -83,14 +95,24 @@ def casing_comparison(titles: list[str], references: list[str], capitalized: boo
     return "\n".join(lines)
 
 
-def write_into_readme(text: str) -> None:
+def write_into_readme(text: str, markers: tuple[str, str] = MARKERS) -> None:
     readme = ROOT / "docs" / "evaluation.md"
     content = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(MARKERS[0]) + ".*?" + re.escape(MARKERS[1]), re.DOTALL)
+    pattern = re.compile(re.escape(markers[0]) + ".*?" + re.escape(markers[1]), re.DOTALL)
     if not pattern.search(content):
-        print("docs/evaluation.md has no quality markers; table not written", file=sys.stderr)
+        print(f"docs/evaluation.md has no {markers[0]} markers; table not written", file=sys.stderr)
         return
-    readme.write_text(pattern.sub(f"{MARKERS[0]}\n{text}\n{MARKERS[1]}", content), encoding="utf-8")
+    # A function, so that backslashes in the text are not read as group references.
+    readme.write_text(pattern.sub(lambda _: f"{markers[0]}\n{text}\n{markers[1]}", content), encoding="utf-8")
+
+
+def confidence_section(model: Path, predictions, command: str) -> str | None:
+    """The confidence section for the default model's test predictions, or None (saying why) without a calibration."""
+    calibration = load_calibration(model)
+    if calibration is None:
+        print(f"no confidence section: {calibration_problem(model)}", file=sys.stderr)
+        return None
+    return f"Measured with `{command}`. " + confidence_report(predictions, calibration)
 
 
 def main() -> None:
@@ -99,14 +121,28 @@ def main() -> None:
     parser.add_argument("--seed-model", type=Path, default=ROOT / "models" / "seed")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--no-readme", action="store_true", help="only print the table; write no files")
+    parser.add_argument(
+        "--confidence-only", action="store_true", help="only the confidence section (one decoding of the test split)"
+    )
     args = parser.parse_args()
     default = Summarizer.load(args.model)
     split = RepositorySplit.load(args.model / "split.json")
     frame = select_rows(load_issues(args.data), "test", split)
+    if args.confidence_only:
+        started = time.perf_counter()
+        _, predictions = evaluate_frame(default, frame)
+        section = confidence_section(args.model, predictions, "python bench/quality.py --confidence-only")
+        if section:
+            print(section)
+            print(f"\n({time.perf_counter() - started:.0f} s)")
+            if not args.no_readme:
+                write_into_readme(section, CONFIDENCE_MARKERS)
+        return
     rows = []
     started = time.perf_counter()
     real_titles = frame["title"].tolist()
-    rows.append(("real titles (for the surface measures)", surface_measures(real_titles, real_titles, [])))
+    bodies = frame["body"].tolist()
+    rows.append(("real titles (for the surface measures)", surface_measures(real_titles, real_titles, [], bodies)))
     metrics, predictions = evaluate_frame(default, frame)
     rows.append(
         ("lead-12 (first 12 words of the cleaned body; surface measures on the body's own words)", metrics["lead_12"])
@@ -124,9 +160,14 @@ def main() -> None:
     command = "python bench/quality.py"
     text = table(rows, len(frame), frame["repo"].nunique(), command) + "\n\n" + casing
     print(text)
+    confidence = confidence_section(args.model, predictions, command)
+    if confidence:
+        print("\n" + confidence)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     if not args.no_readme:
         write_into_readme(text)
+        if confidence:
+            write_into_readme(confidence, CONFIDENCE_MARKERS)
         quality = {
             "command": command,
             "test_rows": len(frame),

@@ -43,7 +43,8 @@ from issue_summarizer.evaluation.holdout import (
     save_predictions,
 )
 from issue_summarizer.evaluation.metrics import evaluate_frame
-from issue_summarizer.inference.summarizer import MODEL_FILE, REQUIRED_FILES, ModelDirectoryError, Summarizer
+from issue_summarizer.inference.confidence import CONFIDENCE_FILE
+from issue_summarizer.inference.summarizer import MODEL_FILE, Summarizer, check_model_directory
 from issue_summarizer.scale.similarity import MIN_MAP_ROWS, sample_rows
 
 # Part of every cached result's key: raise it when the way titles are written changes, so that
@@ -66,9 +67,11 @@ WARM_COMMAND = "python -m issue_summarizer warm-cache"
 
 
 def model_identity(model_directory: str | Path) -> str:
-    """A cache key for a model: its weights and configuration files (path, size and time) and the cache version."""
+    """A cache key for a model: its weights, configuration and confidence files (path, size and time) and the
+    cache version. The confidence file is part of it so that `calibrate` gives cached evaluations a
+    confidence column."""
     directory = Path(model_directory)
-    files = [data_sources.file_identity(directory / name) for name in (MODEL_FILE, CONFIG_FILE)]
+    files = [data_sources.file_identity(directory / name) for name in (MODEL_FILE, CONFIG_FILE, CONFIDENCE_FILE)]
     return "|".join([*files, f"v{CACHE_VERSION}"])
 
 
@@ -211,17 +214,6 @@ def map_caption(rows: int) -> str:
 
 
 # The command.
-
-
-def check_model_directory(directory: Path) -> None:
-    """Refuse a model directory that cannot load, before anything is read (the data can take seconds)."""
-    if not directory.is_dir():
-        raise ModelDirectoryError(
-            f"{directory}: no such model directory; train one with `python -m issue_summarizer train`"
-        )
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
-    if missing:
-        raise ModelDirectoryError(f"{directory}: not a complete model directory; missing {', '.join(missing)}")
 
 
 def check_data_file(path: Path) -> None:

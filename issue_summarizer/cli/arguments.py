@@ -56,6 +56,17 @@ def non_negative_int(text: str) -> int:
     return _bounded_int(text, 0, "a whole number of at least 0")
 
 
+def probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1 (a confidence threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
 def _bounded_int(text: str, minimum: int, expected: str) -> int:
     try:
         value = int(text)

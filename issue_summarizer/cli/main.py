@@ -14,6 +14,7 @@ from pathlib import Path
 
 from issue_summarizer.cli import (
     average,
+    calibrate,
     compare,
     embed,
     evaluate,
@@ -28,7 +29,7 @@ from issue_summarizer.cli.quiet_imports import quiet_tensorflow_start_up
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # In the order `--help` lists them: the flow from data to model to titles, then the app's cache.
-COMMANDS = (prepare, train, average, tune, evaluate, compare, summarize, embed, warm_cache)
+COMMANDS = (prepare, train, average, tune, evaluate, calibrate, compare, summarize, embed, warm_cache)
 
 
 def build_parser() -> argparse.ArgumentParser:

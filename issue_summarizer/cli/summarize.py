@@ -10,6 +10,7 @@ from issue_summarizer.cli.arguments import (
     add_engine_arguments,
     add_model_argument,
     positive_int,
+    probability,
     refuse_remote_input_locally,
 )
 
@@ -33,6 +34,13 @@ def add_parser(commands) -> None:
         "--chunk-rows", type=positive_int, default=2_000, help="rows read, titled and written at a time"
     )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run after its last chunk")
+    parser.add_argument(
+        "--min-confidence",
+        type=probability,
+        metavar="X",
+        help="leave the title empty where its confidence is below X (0 to 1), saying so in 'problem'; "
+        "needs the model's confidence.json (run calibrate)",
+    )
     add_engine_arguments(parser)
     parser.set_defaults(run=run)
 

@@ -24,6 +24,8 @@ from issue_summarizer.evaluation.metrics import PREDICTIONS_BODY_CHARS, predicti
 
 UNKNOWN_REPOSITORY = "unknown"  # What `load_issues` writes for rows of a file without a repository column.
 PREDICTION_COLUMNS = ["repo", "title", "body", "reference", "predicted_title", "score", "lead", "rougeL", "lead_rougeL"]
+# Written by `evaluate` since titles have a calibrated confidence; older predictions lack it.
+OPTIONAL_PREDICTION_COLUMNS = ["confidence"]
 SPLIT_FILE = "split.json"
 SEARCHED_COLUMNS = ("title", "body", "predicted_title")
 # The browser opens on a shuffled order, so that its first rows are a fair sample of the issues:
@@ -36,8 +38,9 @@ SORT_ORDERS: dict[str, tuple[list[str], bool]] = {
     "Best ROUGE-L first": (["rougeL", "score"], False),
     "Model beats lead by most": (["advantage"], False),
     "Lead beats model by most": (["advantage"], True),
-    "Most confident first": (["score"], False),
-    "Least confident first": (["score"], True),
+    # By the calibrated confidence where the predictions have one, else by the model's own score.
+    "Most confident first": (["confidence", "score"], False),
+    "Least confident first": (["confidence", "score"], True),
     "Repository": (["repo", "rougeL"], True),
 }
 
@@ -66,8 +69,9 @@ def prepare_predictions(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
     for column in ("repo", "title", "body", "reference", "predicted_title", "lead"):
         table[column] = table[column].fillna("").astype(str)
-    for column in ("score", "rougeL", "lead_rougeL"):
-        table[column] = pd.to_numeric(table[column], errors="coerce")
+    for column in ("score", "rougeL", "lead_rougeL", *OPTIONAL_PREDICTION_COLUMNS):
+        if column in table.columns:
+            table[column] = pd.to_numeric(table[column], errors="coerce")
     table["advantage"] = (table["rougeL"] - table["lead_rougeL"]).round(4)
     return table.reset_index(drop=True)
 
@@ -93,11 +97,9 @@ def save_predictions(table: pd.DataFrame, metrics: dict, path: str | Path) -> Pa
     write_atomically(
         _metrics_path(path), lambda temporary: temporary.write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     )
+    columns = PREDICTION_COLUMNS + [column for column in OPTIONAL_PREDICTION_COLUMNS if column in table.columns]
     write_atomically(
-        path,
-        lambda temporary: table[PREDICTION_COLUMNS].to_json(
-            temporary, orient="records", lines=True, compression="gzip"
-        ),
+        path, lambda temporary: table[columns].to_json(temporary, orient="records", lines=True, compression="gzip")
     )
     return path
 
@@ -198,7 +200,9 @@ def sort_predictions(table: pd.DataFrame, order: str) -> pd.DataFrame:
         # keeps the remaining rows in the same order relative to each other.
         keys = pd.util.hash_array(table.index.to_numpy())
         return table.iloc[keys.argsort(kind="stable")]
-    return table.sort_values(columns, ascending=ascending, kind="stable")
+    # Predictions written before a model was calibrated have no confidence to sort by.
+    columns = [column for column in columns if column in table.columns and table[column].notna().any()]
+    return table.sort_values(columns or ["score"], ascending=ascending, kind="stable")
 
 
 def has_repositories(table: pd.DataFrame) -> bool:

@@ -30,10 +30,12 @@ from issue_summarizer.data.loading import (
     same_path,
 )
 from issue_summarizer.data.splitting import RepositorySplit, split_indices
+from issue_summarizer.inference.confidence import load_calibration, scored_titles
 from issue_summarizer.inference.decoding import TUNED_SETTINGS
 from issue_summarizer.inference.summarizer import GeneratedTitle, Summarizer, check_beam_width
 from issue_summarizer.text.cleaning import PLACEHOLDERS
 from issue_summarizer.text.detokenization import detokenize
+from issue_summarizer.text.title_form import ends_on_function_word, is_unbalanced, stray_prefix
 from issue_summarizer.text.title_tags import starts_with_tag
 from issue_summarizer.text.tokenization import clean_and_tokenize
 from issue_summarizer.text.vocabulary import END, PAD, RARE, START
@@ -130,15 +132,36 @@ def has_tokenizer_spacing(title: str) -> bool:
     return _TOKENIZER_SPACING.search(title) is not None
 
 
-def surface_measures(titles: Sequence[str], raw_references: Sequence[str], unfinished: Sequence[bool]) -> dict:
+def stray_prefix_share(titles: Sequence[str], bodies: Sequence[str]) -> float:
+    """The share of titles whose leading `component:` prefix names nothing in their body (`title_form.stray_prefix`)."""
+    if len(titles) != len(bodies):
+        raise ValueError(f"{len(titles)} titles but {len(bodies)} bodies")
+    stray = sum(stray_prefix(title, body) is not None for title, body in zip(titles, bodies, strict=True))
+    return stray / max(len(titles), 1)
+
+
+def surface_measures(
+    titles: Sequence[str],
+    raw_references: Sequence[str],
+    unfinished: Sequence[bool],
+    bodies: Sequence[str] | None = None,
+) -> dict:
     """How titles read to a person: shares with placeholders, token spacing, a leading tag or an unfinished end,
-    and ROUGE-L against the raw real titles, case-sensitive and not."""
+    and ROUGE-L against the raw real titles, case-sensitive and not.
+
+    Also the flaws of `text/title_form.py`: the shares that end on a function word, leave a quote,
+    backtick or bracket unbalanced, and (given each title's body) start with a prefix the body never
+    names; without `bodies` that share is None.
+    """
     count = max(len(titles), 1)
     return {
         "placeholder_share": round(sum(map(has_placeholder, titles)) / count, 4),
         "spacing_share": round(sum(map(has_tokenizer_spacing, titles)) / count, 4),
         "tag_share": round(sum(map(starts_with_tag, titles)) / count, 4),
         "unfinished_share": round(sum(unfinished) / count, 4),
+        "function_word_share": round(sum(map(ends_on_function_word, titles)) / count, 4),
+        "unbalanced_share": round(sum(map(is_unbalanced, titles)) / count, 4),
+        "stray_prefix_share": None if bodies is None else round(stray_prefix_share(titles, bodies), 4),
         "rougeL_cased": round(rouge_l_as_written(titles, raw_references), 4),
         "rougeL_raw": round(rouge_l_as_written(titles, raw_references, keep_case=False), 4),
     }
@@ -186,18 +209,21 @@ def lead_titles_as_written(
 
 def _titles_of_every_row(
     summarizer: Summarizer, bodies: list[str], beam_width: int | None, progress: Callable[[int], None] | None
-) -> tuple[list[GeneratedTitle], int]:
-    """The best title of every body, and how many bodies the model refused (empty or binary
-    text). A refused body keeps its row with an empty title, scored like any other, so that one
-    bad row neither stops a run nor leaves the set: every model is scored on the same rows."""
+) -> tuple[list[GeneratedTitle], list[float | None], int]:
+    """The best title of every body, its confidence (None without the model's `confidence.json`),
+    and how many bodies the model refused (empty or binary text). A refused body keeps its row
+    with an empty title and no confidence, scored like any other, so that one bad row neither
+    stops a run nor leaves the set: every model is scored on the same rows."""
     usable = [row for row, body in enumerate(bodies) if is_summarizable(body)]
-    generated = summarizer.generate_titles([bodies[row] for row in usable], beam_width, progress=progress)
+    calibration = load_calibration(summarizer.directory)
+    scored = scored_titles(summarizer, [bodies[row] for row in usable], calibration, beam_width, progress=progress)
     titles = [GeneratedTitle("", [], float("nan"), finished=True) for _ in bodies]
-    for row, alternatives in zip(usable, generated, strict=True):
-        titles[row] = alternatives[0]
+    confidences: list[float | None] = [None] * len(bodies)
+    for row, item in zip(usable, scored, strict=True):
+        titles[row], confidences[row] = item.title, item.confidence
     if progress and len(usable) < len(bodies):
         progress(len(bodies) - len(usable))
-    return titles, len(bodies) - len(usable)
+    return titles, confidences, len(bodies) - len(usable)
 
 
 def evaluate_frame(
@@ -221,7 +247,7 @@ def evaluate_frame(
     references = [" ".join(tokens) for tokens in clean_and_tokenize(raw_titles, title_cleaning)]
     body_tokens = clean_and_tokenize(bodies, summarizer.config.cleaning, max_tokens=LEAD_WORDS + 1)
     leads = lead_titles(body_tokens)
-    generated, refused = _titles_of_every_row(summarizer, bodies, beam_width, progress)
+    generated, confidences, refused = _titles_of_every_row(summarizer, bodies, beam_width, progress)
     predictions = [title.text for title in generated]
     predicted_tokens = [" ".join(title.tokens) for title in generated]
     # Restored titles are compared in the references' form: cleaned and tokenized again.
@@ -229,12 +255,14 @@ def evaluate_frame(
     model_metrics, model_rows = score_titles(cleaned_predictions, references)
     token_metrics, _ = score_titles(predicted_tokens, references)
     lead_metrics, lead_rows = score_titles(leads, references)
-    model_metrics |= surface_measures(predictions, raw_titles, [not title.finished for title in generated])
-    token_metrics |= surface_measures(predicted_tokens, raw_titles, [not title.finished for title in generated])
+    cut = [not title.finished for title in generated]
+    model_metrics |= surface_measures(predictions, raw_titles, cut, bodies)
+    token_metrics |= surface_measures(predicted_tokens, raw_titles, cut, bodies)
     lead_metrics |= surface_measures(
         lead_titles_as_written(bodies, body_tokens, summarizer),
         raw_titles,
         [len(tokens) > LEAD_WORDS for tokens in body_tokens],
+        bodies,
     )
     table = pd.DataFrame(
         {
@@ -245,6 +273,8 @@ def evaluate_frame(
             "predicted_title": predictions,
             "predicted_tokens": predicted_tokens,
             "score": [title.score for title in generated],
+            # The calibrated probability that the title is acceptable (`inference.confidence`).
+            "confidence": [None if value is None else round(value, 4) for value in confidences],
             "lead": leads,
             "rougeL": model_rows["rougeL"].round(4).to_numpy(),
             "lead_rougeL": lead_rows["rougeL"].round(4).to_numpy(),

@@ -180,6 +180,9 @@ QUALITY_READING_COLUMNS = {
     "spacing_share": "token spacing",
     "tag_share": "leading tag",
     "unfinished_share": "unfinished",
+    "function_word_share": "ends on a function word",
+    "unbalanced_share": "unbalanced marks",
+    "stray_prefix_share": "stray prefix",
     "rougeL_cased": "ROUGE-L cased",
     "rougeL_raw": "ROUGE-L raw",
 }

@@ -24,11 +24,12 @@ import numpy as np
 from issue_summarizer.config import CONFIG_FILE, SummarizerConfig
 from issue_summarizer.data.input_checks import check_body
 from issue_summarizer.data.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE
-from issue_summarizer.inference.decoding import DecodingOptions, Hypothesis, decode
+from issue_summarizer.inference.decoding import DecodingOptions, Hypothesis, TitleRules, TokenForms, decode
 from issue_summarizer.inference.title_restoration import restore_title
 from issue_summarizer.text.copying import to_decoder_input, words_from_ids
 from issue_summarizer.text.encoding import SurfaceToken, encode_bodies, encode_for_copying, surface_forms
 from issue_summarizer.text.padding import bucket_lengths, cut_padding, round_up_to_bucket
+from issue_summarizer.text.title_form import body_words
 from issue_summarizer.text.tokenization import clean_and_tokenize
 from issue_summarizer.text.vocabulary import RARE_ID, START_ID, Vocabulary
 
@@ -39,6 +40,19 @@ REQUIRED_FILES = (MODEL_FILE, CONFIG_FILE, BODY_VOCABULARY_FILE, TITLE_VOCABULAR
 
 class ModelDirectoryError(ValueError):
     """A model directory is missing, incomplete or corrupt. The message says which file and how."""
+
+
+def check_model_directory(directory: Path) -> None:
+    """Refuse a directory that is missing or lacks a file a model needs, naming what is wrong.
+
+    Cheap, so that commands can check before they read data, which can take seconds."""
+    if not directory.is_dir():
+        raise ModelDirectoryError(
+            f"{directory}: no such model directory; train one with `python -m issue_summarizer train`"
+        )
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing:
+        raise ModelDirectoryError(f"{directory}: not a complete model directory; missing {', '.join(missing)}")
 
 
 def check_beam_width(beam_width: int) -> int:
@@ -73,6 +87,9 @@ class PreparedBatch:
     body_ids: np.ndarray
     copy_ids: np.ndarray | None
     unknown_words: list[list[str]]
+    # The words each body holds (`title_form.body_words` of its tokens): decoding writes a leading
+    # `component:` prefix only when all of its words are among them.
+    body_words: list[frozenset[str]] | None = None
 
 
 @dataclass
@@ -83,6 +100,11 @@ class GeneratedTitle:
     tokens: list[str]
     score: float
     finished: bool  # False when it hit the length limit instead of ending.
+    # What a confidence estimate reads (`inference.confidence`): how many title words were copied
+    # from the body (outside the title vocabulary), and the body tokens the model read, shared by
+    # a body's alternatives rather than copied.
+    copied: int = 0
+    body: Sequence[str] = ()
 
 
 @dataclass
@@ -152,6 +174,8 @@ class Summarizer:
         self.body_vocabulary = body_vocabulary
         self.title_vocabulary = title_vocabulary
         self.directory = Path(directory) if directory else None
+        # What each title token means for a title's form (function words, quotes, brackets), for decoding.
+        self.token_forms = TokenForms.from_tokens(title_vocabulary.tokens)
         # Attention models (GRU or Transformer) copy from the body and can show what they looked at.
         self.uses_attention = config.copies_from_body
         self.reads_whole_prefix = config.architecture == "transformer"
@@ -185,13 +209,7 @@ class Summarizer:
     def load(cls, directory: str | Path) -> Summarizer:
         """Load a model directory and title one issue with it, or raise `ModelDirectoryError` naming what is wrong."""
         directory = Path(directory)
-        if not directory.is_dir():
-            raise ModelDirectoryError(
-                f"{directory}: no such model directory; train one with `python -m issue_summarizer train`"
-            )
-        missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
-        if missing:
-            raise ModelDirectoryError(f"{directory}: not a complete model directory; missing {', '.join(missing)}")
+        check_model_directory(directory)
         try:
             config = SummarizerConfig.load(directory)
             body_vocabulary = Vocabulary.load(directory / BODY_VOCABULARY_FILE)
@@ -278,12 +296,13 @@ class Summarizer:
     def prepare_batch(self, tokens: Sequence[Sequence[str]]) -> PreparedBatch:
         """Body ids, and for the attention model copy ids and each body's words missing from the title vocabulary."""
         body_ids = self._body_ids(tokens)
+        words = [body_words(" ".join(row)) for row in tokens]
         if not self.uses_attention:
-            return PreparedBatch(body_ids, None, [[] for _ in tokens])
+            return PreparedBatch(body_ids, None, [[] for _ in tokens], words)
         copy_ids, _, unknown_words = encode_for_copying(list(tokens), None, self.title_vocabulary, self.config)
         # Copy ids line up with the body ids, so they are cut to the same width.
         copy_ids = cut_padding(copy_ids, body_ids.shape[1], self.config.body_padding)
-        return PreparedBatch(body_ids, copy_ids, unknown_words)
+        return PreparedBatch(body_ids, copy_ids, unknown_words, words)
 
     def decode_batch(self, batch: PreparedBatch, options: DecodingOptions) -> list[list[Hypothesis]]:
         """Titles (as extended ids) for a prepared batch, greedy or with beam search."""
@@ -298,9 +317,10 @@ class Summarizer:
         row). These are the weights a teacher-forced pass over the titles would compute, without
         running the encoder and decoder a second time.
         """
+        rules = self.title_rules(batch)
         if not self.uses_attention:
             hypotheses = decode(
-                lambda ids, state: self._step(ids, state), self._encoder_states(batch.body_ids), options
+                lambda ids, state: self._step(ids, state), self._encoder_states(batch.body_ids), options, rules
             )
             return hypotheses, None
         import tensorflow as tf
@@ -324,7 +344,7 @@ class Summarizer:
                 probabilities, _ = self._prefix_step(prefix, *memory)
                 return probabilities, prefix
 
-            return decode(prefix_step, np.zeros((len(batch.body_ids), 0), dtype=np.int32), options), None
+            return decode(prefix_step, np.zeros((len(batch.body_ids), 0), dtype=np.int32), options, rules), None
 
         step_attention: list[np.ndarray] = []
 
@@ -335,7 +355,7 @@ class Summarizer:
             step_attention.append(weights)
             return probabilities, new_state
 
-        hypotheses = decode(step, state, options)
+        hypotheses = decode(step, state, options, rules)
         steps = [np.asarray(weights) for weights in step_attention]
         attention = []
         for row, alternatives in enumerate(hypotheses):
@@ -346,6 +366,10 @@ class Summarizer:
                 rows = hypothesis.rows or (row,) * count
                 attention[-1].append(np.stack([steps[step][source] for step, source in enumerate(rows[:count])]))
         return hypotheses, attention
+
+    def title_rules(self, batch: PreparedBatch) -> TitleRules:
+        """The rules that hold a batch's titles to the form people write (`decoding.TitleRules`)."""
+        return TitleRules(self.token_forms, batch.unknown_words, batch.body_words)
 
     def decoding_options(self, beam_width: int | None, max_length: int | None, **settings) -> DecodingOptions:
         """Decoding options: what the caller sets, else the model's tuned defaults from its configuration."""
@@ -455,7 +479,8 @@ class Summarizer:
             text = restore_title(
                 words, body, surfaces[row], attention, hypothesis.finished, self.config.capitalize_titles
             )
-            titles[row].append(GeneratedTitle(text, words, float(hypothesis.score), hypothesis.finished))
+            copied = sum(token_id >= len(self.title_vocabulary) for token_id in hypothesis.ids)
+            titles[row].append(GeneratedTitle(text, words, float(hypothesis.score), hypothesis.finished, copied, body))
         for row, alternatives in zip(batch_rows, titles, strict=True):
             results[row] = alternatives
 

@@ -14,7 +14,9 @@ The model writes lowercase spaCy tokens with placeholders (`xxnum`), so its raw 
 3. **Template tags.** Leading tags such as `[Bug]` or `fix(scope):` are removed
    (`title_tags.strip_title_tags`): the shipped model learned to stamp them on any title.
 4. **Unfinished titles.** A title that hit the length limit instead of ending is cut back to
-   its last complete phrase, so it does not end in "crashes when the".
+   its last complete phrase, so it does not end in "crashes when the" or with a bracket open
+   (`title_form.last_complete_phrase`; decoding backs off the same way, so this only acts on
+   titles decoded without `finish_titles`).
 
 Generated words keep the model's lowercase; the first letter of the title is capitalised when
 `capitalize` is set (the choice is measured by `bench/quality.py`).
@@ -30,18 +32,12 @@ import numpy as np
 from issue_summarizer.text.cleaning import NUMBER_TOKEN, PLACEHOLDERS
 from issue_summarizer.text.detokenization import detokenize
 from issue_summarizer.text.encoding import SurfaceToken
+from issue_summarizer.text.title_form import last_complete_phrase
 from issue_summarizer.text.title_tags import strip_title_tags
 from issue_summarizer.text.vocabulary import END, PAD, RARE, START
 
 MARKERS = frozenset({PAD, RARE, START, END})
-# Words a complete title does not end with: a title cut by the length limit is trimmed back past them.
-DANGLING_WORDS = frozenset(
-    "a an the and or but nor of in on at to for from with without by as into onto over under about after "
-    "before when while if than that which who whose where because since until via vs is are was were be "
-    "been being has have had do does did can could should would will may might must not no".split()
-)
 SENTENCE_ENDS = frozenset(".?!")
-DANGLING_PUNCTUATION = frozenset("( [ { < , : ; - / \\ & | = + * ' \"".split())
 
 
 @dataclass(frozen=True)
@@ -89,11 +85,10 @@ def restore_words(
 
 
 def trim_unfinished(words: Sequence[str]) -> list[str]:
-    """Cut a title that hit the length limit back to its last complete phrase."""
-    words = list(words)
-    while len(words) > 1 and (words[-1].lower() in DANGLING_WORDS or words[-1] in DANGLING_PUNCTUATION):
-        words.pop()
-    return words
+    """Cut a title that hit the length limit back to its last complete phrase: no function word at
+    the end and no quote or bracket open. A title with no complete phrase stays as it is."""
+    complete = last_complete_phrase(words)
+    return list(words[:complete]) if complete else list(words)
 
 
 def restore_title(

@@ -1,8 +1,12 @@
 """Titles for every row of a table: the `summarize` command and the app's batch mode.
 
 Every input row comes back out, in order, with its columns unchanged plus
-`predicted_title` and `title_score`. A row whose body cannot be summarized (empty, binary)
-gets an empty title and its reason in `problem`, so nothing is lost. An input that already has
+`predicted_title`, `title_score` and `confidence` (the calibrated probability that the title is
+acceptable, empty when the model directory has no `confidence.json`). A row whose body cannot be
+summarized (empty, binary) gets an empty title and its reason in `problem`, so nothing is lost.
+A body with nothing to title (a placeholder, only code or a trace, not English) keeps its title,
+flagged in `problem` with a low confidence; with `min_confidence`, a title below it is left
+empty and `problem` says "low confidence (0.23 < 0.40)". An input that already has
 a column of those names is refused before any work (`input_checks.refuse_columns_written_over`):
 its own cells would otherwise be replaced.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +35,12 @@ from issue_summarizer.data.loading import (
     same_path,
 )
 from issue_summarizer.github.client import GitHubError, GitHubSettings, fetch_many
+from issue_summarizer.inference.confidence import (
+    CONFIDENCE_FILE,
+    calibration_problem,
+    load_calibration,
+    scored_titles,
+)
 from issue_summarizer.inference.summarizer import Summarizer, check_beam_width, model_digest
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
@@ -76,19 +87,42 @@ def output_rows(result: pd.DataFrame, raw: pd.DataFrame, source_columns: list[st
     return result
 
 
+def check_min_confidence(model_directory: str | Path | None, min_confidence: float | None) -> None:
+    """Raise a ValueError in one line when `min_confidence` is out of range or the model has no
+    confidence to compare with it (no `confidence.json`: run `calibrate`)."""
+    if min_confidence is None:
+        return
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"--min-confidence must lie between 0 and 1, got {min_confidence}")
+    problem = calibration_problem(model_directory)
+    if problem:
+        raise ValueError(f"--min-confidence needs the model's {CONFIDENCE_FILE}: {problem}")
+
+
+def low_confidence_problem(confidence: float, min_confidence: float) -> str:
+    """Why a title was withheld. The confidence is cut (not rounded) to two decimals, so that it
+    never reads as equal to the threshold it fell below."""
+    return f"low confidence ({math.floor(confidence * 100) / 100:.2f} < {min_confidence:g})"
+
+
 def summarize_frame(
     summarizer: Summarizer,
     frame: pd.DataFrame,
     beam_width: int | None = None,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
+    min_confidence: float | None = None,
 ) -> pd.DataFrame:
-    """Return a copy of `frame` with `predicted_title`, `title_score` and `problem` columns.
+    """Return a copy of `frame` with `predicted_title`, `title_score`, `confidence` and `problem` columns.
 
     A `problem` already in `frame` is ours, never the input's own (an input with one is refused
     before it gets here): loading's verdict on the row, or why its URL could not be fetched
-    (`fetch_bodies`). Such rows are not titled, and keep their reason.
+    (`fetch_bodies`). Such rows are not titled, and keep their reason. A body with nothing to
+    title is titled and flagged. With `min_confidence`, a title whose confidence is below it is
+    left empty and the row's `problem` says so; every row is kept.
     """
+    check_min_confidence(summarizer.directory, min_confidence)
+    calibration = load_calibration(summarizer.directory)
     problems = list(frame["problem"]) if "problem" in frame.columns else [""] * len(frame)
     result = frame.drop(columns="problem", errors="ignore")
     bodies = []
@@ -102,17 +136,44 @@ def summarize_frame(
             problems[row] = str(error)
     titles = [""] * len(result)
     scores = [np.nan] * len(result)
-    generated = summarizer.summarize(
-        [body for _, body in bodies], beam_width=beam_width, batch_size=batch_size, progress=progress
+    confidences = [np.nan] * len(result)
+    generated = scored_titles(
+        summarizer, [body for _, body in bodies], calibration, beam_width, batch_size=batch_size, progress=progress
     )
-    for (row, _), (title, score) in zip(bodies, generated, strict=True):
-        titles[row], scores[row] = title, round(score, 4)
+    for (row, _), scored in zip(bodies, generated, strict=True):
+        titles[row], scores[row] = scored.title.text, round(scored.title.score, 4)
+        reasons = [scored.features.problem] if scored.features.problem else []
+        if scored.confidence is not None:
+            # The written value is compared, so that the file agrees with itself at the threshold.
+            confidences[row] = round(scored.confidence, 4)
+            if min_confidence is not None and confidences[row] < min_confidence:
+                titles[row] = ""
+                reasons.append(low_confidence_problem(confidences[row], min_confidence))
+        problems[row] = "; ".join(reasons)
     if progress and len(bodies) < len(result):
         progress(len(result) - len(bodies))
     result["predicted_title"] = titles
     result["title_score"] = scores
+    result["confidence"] = confidences
     result["problem"] = problems
     return result
+
+
+def untitled_rows(result: pd.DataFrame) -> int:
+    """Rows left without a title, whose `problem` says why."""
+    return int(((result["problem"] != "") & (result["predicted_title"] == "")).sum())
+
+
+def flagged_rows(result: pd.DataFrame) -> int:
+    """Rows titled, but whose `problem` flags the title (a body with nothing to title)."""
+    return int(((result["problem"] != "") & (result["predicted_title"] != "")).sum())
+
+
+def problem_counts(failed: int, flagged: int) -> str:
+    """What a finished run says about its rows with a problem, or nothing when there are none."""
+    parts = [f"{failed:,} without a title"] if failed else []
+    parts += [f"{flagged:,} titled but flagged"] if flagged else []
+    return f" ({', '.join(parts)}, see 'problem')" if parts else ""
 
 
 def refuse_unusable_input(
@@ -218,7 +279,8 @@ class ChunkWriter:
 def job_settings(args, summarizer: Summarizer, input_identity: str) -> dict:
     """What decides the titles a `summarize` run writes, recorded in its progress file so that
     `--resume` continues only the same job: the input, the chunk size, how the columns are read,
-    the model (by content, see `model_digest`) and the beam width it decodes with."""
+    the model (by content, see `model_digest`), the beam width it decodes with and the confidence
+    below which titles are withheld."""
     return {
         "input": input_identity,
         "chunk_rows": args.chunk_rows,
@@ -227,6 +289,7 @@ def job_settings(args, summarizer: Summarizer, input_identity: str) -> dict:
         "model_digest": model_digest(args.model),
         # The width actually used, so that naming the model's own width resumes a run that did not.
         "beam_width": summarizer.decoding_options(args.beam_width, None).beam_width,
+        "min_confidence": getattr(args, "min_confidence", None),
     }
 
 
@@ -247,6 +310,10 @@ def _changed_settings(recorded: dict, current: dict) -> list[str]:
         changes.append(f"--model ({current['model']}; the run's model {what})")
     if recorded.get("beam_width") != current["beam_width"]:
         changes.append(f"--beam-width (the run used {recorded.get('beam_width')}, now {current['beam_width']})")
+    if recorded.get("min_confidence") != current["min_confidence"]:
+        changes.append(
+            f"--min-confidence (the run used {recorded.get('min_confidence')}, now {current['min_confidence']})"
+        )
     return changes
 
 
@@ -307,6 +374,8 @@ def summarize_file(args) -> None:
         raise DataLoadError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     if args.beam_width is not None:
         check_beam_width(args.beam_width)
+    min_confidence = getattr(args, "min_confidence", None)
+    check_min_confidence(args.model, min_confidence)
     # Refused before the model loads and before the output is touched.
     refuse_output_that_is_input(args.input, output)
     # Only a run that has something to resume appends; `--resume` on a first run starts one.
@@ -330,7 +399,7 @@ def summarize_file(args) -> None:
         # Cut off a chunk that was being written when the run stopped: it is written again, once.
         with output.open("r+b") as handle:
             handle.truncate(output_bytes)
-    row, failed, written = 0, 0, done
+    row, failed, flagged, written = 0, 0, 0, done
     with tqdm(desc="summarize", unit="issue", initial=done) as bar, contextlib.closing(writer):
         for raw in read_chunks(args.input, args.chunk_rows):
             if args.limit is not None:
@@ -348,12 +417,15 @@ def summarize_file(args) -> None:
             for problem in loaded.problems:
                 # Above the progress bar, not on its line.
                 bar.write(problem, file=sys.stderr)
-            result = summarize_frame(summarizer, loaded.frame, args.beam_width, args.batch_size, progress=bar.update)
+            result = summarize_frame(
+                summarizer, loaded.frame, args.beam_width, args.batch_size, bar.update, min_confidence
+            )
             result = output_rows(result, raw, loaded.source_columns)
             writer.write(result)
             row += len(raw)
             written = row
-            failed += sum(1 for problem in result["problem"] if problem)
+            failed += untitled_rows(result)
+            flagged += flagged_rows(result)
             state = json.dumps({**settings, "rows": row, "output_bytes": output.stat().st_size})
             write_atomically(progress_path(output), lambda path, text=state: path.write_text(text))
     if row == 0:
@@ -362,5 +434,5 @@ def summarize_file(args) -> None:
     print(
         f"wrote {written:,} rows to {output}"
         + (f", resuming after row {done:,}" if resumed else "")
-        + (f" ({failed:,} without a title, see 'problem')" if failed else "")
+        + problem_counts(failed, flagged)
     )

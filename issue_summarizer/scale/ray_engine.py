@@ -33,13 +33,18 @@ from issue_summarizer.data.loading import (
     parse_column_mapping,
     read_table,
 )
+from issue_summarizer.inference.confidence import CONFIDENCE_FILE
 from issue_summarizer.inference.summarizer import REQUIRED_FILES, Summarizer, check_beam_width
 from issue_summarizer.scale.batch import (
     ChunkWriter,
+    check_min_confidence,
+    flagged_rows,
     output_rows,
+    problem_counts,
     refuse_output_that_is_input,
     refuse_unusable_input,
     summarize_frame,
+    untitled_rows,
 )
 from issue_summarizer.scale.embedding_file import check_embeddings_output, embeddable_rows, row_numbers
 
@@ -59,29 +64,43 @@ def _import_ray():
 
 
 def model_files(directory: str | Path) -> dict[str, bytes]:
-    """The files a `Summarizer` loads from a model directory, as bytes to send to the workers."""
+    """The files a `Summarizer` loads from a model directory, as bytes to send to the workers, with
+    its fitted confidence when it has one."""
     directory = Path(directory)
     Summarizer.load(directory)  # Fail here, on the driver, with the loader's message.
-    return {name: (directory / name).read_bytes() for name in REQUIRED_FILES}
+    names = [*REQUIRED_FILES, *([CONFIDENCE_FILE] if (directory / CONFIDENCE_FILE).is_file() else [])]
+    return {name: (directory / name).read_bytes() for name in names}
 
 
 class ModelActor:
     """One Ray actor: loads the model once, then titles or embeds every batch it is given."""
 
-    def __init__(self, files: dict[str, bytes], task: str, source: str, preset, mapping, beam_width, batch_size):
+    def __init__(
+        self,
+        files: dict[str, bytes],
+        task: str,
+        source: str,
+        preset,
+        mapping,
+        beam_width,
+        batch_size,
+        min_confidence: float | None = None,
+    ):
         self.directory = tempfile.mkdtemp(prefix="issue-summarizer-model-")
         for name, content in files.items():
             Path(self.directory, name).write_bytes(content)
         self.summarizer = Summarizer.load(self.directory)
         self.task, self.source, self.preset, self.mapping = task, source, preset, mapping
-        self.beam_width, self.batch_size = beam_width, batch_size
+        self.beam_width, self.batch_size, self.min_confidence = beam_width, batch_size, min_confidence
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         loaded = issues_from_table(
             batch, self.source, self.preset, self.mapping, require_title=False, drop_bad_rows=False
         )
         if self.task == "summarize":
-            result = summarize_frame(self.summarizer, loaded.frame, self.beam_width, self.batch_size)
+            result = summarize_frame(
+                self.summarizer, loaded.frame, self.beam_width, self.batch_size, min_confidence=self.min_confidence
+            )
             return output_rows(result, batch, loaded.source_columns)
         usable = embeddable_rows(loaded.frame)
         vectors = np.zeros((len(batch), self.summarizer.config.hidden_dim), dtype=np.float32)
@@ -157,6 +176,7 @@ def mapped_batches(args, task: str):
             "mapping": mapping,
             "beam_width": getattr(args, "beam_width", None),
             "batch_size": getattr(args, "batch_size", 256),
+            "min_confidence": getattr(args, "min_confidence", None),
         },
         batch_size=ROWS_PER_TASK,
         batch_format="pandas",
@@ -194,24 +214,26 @@ def summarize_with_ray(args) -> None:
     # otherwise fail in every actor, and the writer would replace a local input while Ray reads it.
     if args.beam_width is not None:
         check_beam_width(args.beam_width)
+    check_min_confidence(args.model, getattr(args, "min_confidence", None))
     refuse_output_that_is_input(args.input, output)
     writer = ChunkWriter(output)  # Refuses an output it cannot write, before anything is created.
     mapping = parse_column_mapping(args.columns)
     refuse_unusable_input(args.input, ROWS_PER_TASK, SUMMARIZE_COLUMNS, "summarize", args.preset, mapping)
     output.parent.mkdir(parents=True, exist_ok=True)
-    written, failed = 0, 0
+    written, failed, flagged = 0, 0, 0
     try:
         with tqdm(desc="summarize (ray)", unit="issue") as bar:
             for batch in mapped_batches(args, "summarize"):
                 writer.write(batch)
                 written += len(batch)
-                failed += int((batch["problem"] != "").sum())
+                failed += untitled_rows(batch)
+                flagged += flagged_rows(batch)
                 bar.update(len(batch))
     finally:
         writer.close()
     if written == 0:
         raise DataLoadError(f"{args.input}: the file has no rows")
-    print(f"wrote {written:,} rows to {output}" + (f" ({failed:,} without a title, see 'problem')" if failed else ""))
+    print(f"wrote {written:,} rows to {output}" + problem_counts(failed, flagged))
 
 
 def embed_with_ray(args) -> None:

@@ -187,3 +187,16 @@ def test_bodies_cut_in_the_predictions_are_recognised():
 
     assert holdout.body_is_cut("x" * PREDICTIONS_BODY_CHARS)
     assert not holdout.body_is_cut("x" * (PREDICTIONS_BODY_CHARS - 1)) and not holdout.body_is_cut("")
+
+
+def test_confidence_orders_use_the_calibrated_confidence_where_there_is_one():
+    table = pd.DataFrame({"score": [-0.5, -1.0, -2.0], "confidence": [0.2, 0.7, 0.4]})
+    assert holdout.sort_predictions(table, "Most confident first")["confidence"].tolist() == [0.7, 0.4, 0.2]
+    assert holdout.sort_predictions(table, "Least confident first")["confidence"].tolist() == [0.2, 0.4, 0.7]
+    uncalibrated = table.assign(confidence=None)
+    assert holdout.sort_predictions(uncalibrated, "Most confident first")["score"].tolist() == [-0.5, -1.0, -2.0]
+    assert holdout.sort_predictions(table.drop(columns="confidence"), "Least confident first")["score"].tolist() == [
+        -2.0,
+        -1.0,
+        -0.5,
+    ]

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from issue_summarizer.cli.main import main
-from issue_summarizer.evaluation.metrics import repeats_a_word, score_titles
+from issue_summarizer.evaluation.metrics import repeats_a_word, score_titles, surface_measures
 from tests.conftest import REPO_ROOT, SHARED_CORPUS, has_shared_corpus, make_rows, write_jsonl_gz
 
 
@@ -28,6 +28,24 @@ def test_nothing_to_score_is_refused_before_sacrebleu_fails_on_it():
 
 def test_repeats_a_word():
     assert repeats_a_word("error error error") and not repeats_a_word("error in error handling")
+
+
+def test_surface_measures_count_unfinished_unbalanced_and_stray_prefixed_titles():
+    titles = [
+        "app crashes when the",
+        'fails on "foo',
+        "ios: app crashes",
+        "macOS: app crashes on start",
+    ]
+    bodies = ["The Electron app crashes on start on macOS."] * 4
+    measures = surface_measures(titles, titles, [False] * 4, bodies)
+    assert measures["function_word_share"] == 0.25
+    assert measures["unbalanced_share"] == 0.25
+    assert measures["stray_prefix_share"] == 0.25  # ios: is stray; the body names macOS.
+    # Without the bodies there is no telling a stray prefix.
+    assert surface_measures(titles, titles, [False] * 4)["stray_prefix_share"] is None
+    with pytest.raises(ValueError, match="4 titles but 1 bodies"):
+        surface_measures(titles, titles, [False] * 4, bodies[:1])
 
 
 @pytest.mark.slow

@@ -221,6 +221,9 @@ def test_quality_file_is_read_and_its_labels_lose_markdown(model_directory):
         "token spacing",
         "leading tag",
         "unfinished",
+        "ends on a function word",
+        "unbalanced marks",
+        "stray prefix",
         "ROUGE-L cased",
         "ROUGE-L raw",
     ]

@@ -109,6 +109,10 @@ def test_an_unfinished_title_is_cut_back_to_its_last_complete_phrase():
     assert trim_unfinished(["parser", "crashes", "when", "the"]) == ["parser", "crashes"]
     assert trim_unfinished(["error", "in", "("]) == ["error"]
     assert trim_unfinished(["the"]) == ["the"]
+    # Back to before a quote or bracket that never closed, and past a function word before it.
+    assert trim_unfinished(["error", "in", '"', "foo", "bar"]) == ["error"]
+    assert trim_unfinished(["fails", "(", "on", "linux", ")", "when"]) == ["fails", "(", "on", "linux", ")"]
+    assert trim_unfinished(["create", "a", "?"]) == ["create"]
     assert restore("parser crashes when the", "The parser crashes when the file is empty.", finished=False) == (
         "parser crashes"
     )

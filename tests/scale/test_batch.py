@@ -29,7 +29,7 @@ def test_summarize_keeps_every_row_and_column(trained_tiny_model, tmp_path, caps
     )
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert out["ticket"].tolist() == list(range(8))
-    assert list(out.columns) == ["body", "ticket", "predicted_title", "title_score", "problem"]
+    assert list(out.columns) == ["body", "ticket", "predicted_title", "title_score", "confidence", "problem"]
     assert out.loc[3, "predicted_title"] == "" and "empty" in out.loc[3, "problem"]
     assert all(out.loc[row, "predicted_title"] for row in range(8) if row != 3)
     assert "1 without a title" in capsys.readouterr().out
@@ -348,7 +348,7 @@ def test_rows_whose_url_could_not_be_fetched_keep_that_reason_and_get_no_title(t
     result = summarize_frame(Summarizer.load(trained_tiny_model), fetched, beam_width=1)
     assert result["problem"].tolist() == ["", "https://github.com/o/r/issues/2: not found", ""]
     assert result["predicted_title"].tolist()[1] == "" and all(result["predicted_title"].tolist()[::2])
-    assert list(result.columns) == ["url", "body", "predicted_title", "title_score", "problem"]
+    assert list(result.columns) == ["url", "body", "predicted_title", "title_score", "confidence", "problem"]
 
 
 def test_resume_of_a_finished_output_says_so_and_titles_nothing_again(trained_tiny_model, tmp_path, capsys):
