@@ -9,7 +9,14 @@ from issue_summarizer.app.cache_warming import map_caption, map_identity, map_sa
 from issue_summarizer.app.charts import points_outside_view, similarity_map_chart
 from issue_summarizer.app.text_display import escape_markdown
 from issue_summarizer.data.input_checks import InputError, check_body
-from issue_summarizer.scale.similarity import MAP_ROWS, check_map_size, cluster_names, repository_groups
+from issue_summarizer.scale.similarity import (
+    FUSION_DEPTH,
+    MAP_ROWS,
+    SparseIndex,
+    check_map_size,
+    cluster_names,
+    repository_groups,
+)
 
 NEIGHBOURS = 10
 TOOLTIP_TITLE_CHARS = 120
@@ -18,7 +25,10 @@ st.title("Similar issues")
 st.markdown(
     f"Each dot is a held-out issue, placed by the encoder's final state (the vector the decoder writes the title "
     f"from), projected to 2-D with UMAP. Up to {MAP_ROWS:,} issues are drawn. Paste an issue to find its nearest "
-    "neighbours by cosine similarity and see where it lands. Scroll to zoom, drag to pan, double-click to reset."
+    "neighbours and see where it lands. The search is hybrid: issues close in meaning (cosine of the encoder's "
+    "vectors) and issues that share rare words (TF-IDF of the bodies) are merged into one ranking by reciprocal "
+    "rank fusion, the same search as `python -m issue_summarizer similar`. Scroll to zoom, drag to pan, "
+    "double-click to reset."
 )
 
 summarizer = app_state.summarizer_or_explain()
@@ -44,6 +54,10 @@ with app_state.friendly_errors("preparing the issues to map"):
             )
             st.stop()
         identity = f"{app_state.model_identity()}|{data_sources.file_identity(path)}"
+        # The word index saved beside the vectors is part of what is searched, so a new one rebuilds the map.
+        beside = SparseIndex.beside(path)
+        if beside.is_file():
+            identity += f"|{data_sources.file_identity(str(beside))}"
         with st.status(f"Indexing `{app_state.show_path(path)}`…", expanded=True) as status:
             st.write("Reading the vectors, building the neighbour index and fitting the map on a sample…")
             issue_map = app_state.file_map(identity, path)
@@ -109,7 +123,8 @@ with app_state.friendly_errors("drawing the map"):
             8,
             key="similar_clusters",
             disabled=colour_by != "Topic cluster",
-            help="KMeans on the embeddings; each cluster is named by its most distinctive title words.",
+            help="KMeans on the embeddings; each cluster is named by the title words frequent in it and rare in "
+            "the others (class-based TF-IDF). Words every cluster uses, such as 'error', name none.",
         )
         query = st.text_area(
             "Find issues like this one",
@@ -140,12 +155,12 @@ with app_state.friendly_errors("drawing the map"):
             for warning in checked.warnings:
                 query_column.warning(warning, icon=":material/warning:")
             vector = summarizer.embed([checked.text])[0]
-            neighbours = issue_map.neighbours(vector, NEIGHBOURS)
+            neighbours = issue_map.neighbours(vector, NEIGHBOURS, text=checked.text)
             x, y = issue_map.place(vector)
             query_point = pd.DataFrame({"x": [x], "y": [y], "label": ["your issue"]})
             title, _ = summarizer.summarize([checked.text])[0]
             query_column.markdown(
-                f"The model would title it **{escape_markdown(title) or '(empty)'}**; it is the ◆ on the map."
+                f"The model would title it **{escape_markdown(title) or '(empty)'}**; it is the black ◆ on the map."
             )
 
     with map_column:
@@ -156,15 +171,36 @@ with app_state.friendly_errors("drawing the map"):
 
     if neighbours is not None:
         st.subheader(f"The {len(neighbours)} most similar issues", anchor=False)
-        st.dataframe(
-            neighbours[["similarity", "title", "repo"]],
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "similarity": st.column_config.ProgressColumn(
-                    "cosine similarity", min_value=0.0, max_value=1.0, format="%.3f"
-                ),
-                "title": st.column_config.TextColumn("title", width="large"),
-                "repo": st.column_config.TextColumn("repository"),
-            },
-        )
+        columns = {
+            "title": st.column_config.TextColumn("title", width="large"),
+            "repo": st.column_config.TextColumn("repository"),
+        }
+        if "meaning_rank" in neighbours.columns:
+            st.caption(
+                "**Match** is the reciprocal rank fusion score as a share of the best possible: 1.00 for an issue "
+                f"that both the meaning search and the word search rank first, about 0.5 for one that only one of "
+                f"them ranks first, lower as the ranks fall. The ranks say where each search placed the issue "
+                f"(empty when it is not among that search's {FUSION_DEPTH} nearest)."
+            )
+            shown = ["similarity", "meaning_rank", "words_rank", "title", "repo"]
+            columns |= {
+                "similarity": st.column_config.ProgressColumn("match", min_value=0.0, max_value=1.0, format="%.2f"),
+                "meaning_rank": st.column_config.NumberColumn("rank by meaning", format="%d"),
+                "words_rank": st.column_config.NumberColumn("rank by words", format="%d"),
+            }
+            neighbours = neighbours.assign(
+                meaning_rank=neighbours["meaning_rank"].where(neighbours["meaning_rank"] > 0),
+                words_rank=neighbours["words_rank"].where(neighbours["words_rank"] > 0),
+            )
+        else:
+            st.caption(
+                "Searched by meaning only (no word index for these issues). **Closeness** is the cosine similarity "
+                "rescaled so that 0 is as close as the typical mapped issue and 1 is the same text; the raw cosine "
+                "of the encoder's vectors is high for almost any pair of issues, so it is shown beside it only."
+            )
+            shown = ["similarity", "cosine", "title", "repo"]
+            columns |= {
+                "similarity": st.column_config.ProgressColumn("closeness", min_value=0.0, max_value=1.0, format="%.2f"),
+                "cosine": st.column_config.NumberColumn("cosine", format="%.3f"),
+            }
+        st.dataframe(neighbours[shown], hide_index=True, width="stretch", column_config=columns)

@@ -10,6 +10,14 @@ SERIES_COLOURS = {"training": "#4c78a8", "validation": "#f58518"}
 HIGHLIGHT_COLOUR = "#d33f49"
 BINS = alt.Bin(maxbins=60, minstep=1)
 SUGGESTED_COLOUR = "#2e9e5b"
+# The map's groups (repositories or clusters), "other" in grey, and the pasted issue's marker in a
+# colour none of them uses: near-black with a white outline reads on light and dark themes alike,
+# where the old red marker was easily taken for the red repository.
+MAP_PALETTE = (
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#8c6d31",
+)  # fmt: skip
+OTHER_GROUP_COLOUR = "#c7c7c7"
+QUERY_COLOUR = "#111111"
 
 
 def training_curves_chart(history: pd.DataFrame) -> alt.Chart:
@@ -133,12 +141,9 @@ def similarity_map_chart(
     # "other" is drawn in grey, last in the legend, so the named groups stand out.
     if "other" in categories:
         categories = [name for name in categories if name != "other"] + ["other"]
-    palette = (
-        ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#8c6d31"]
-        * (len(categories) // 10 + 1)
-    )[: len(categories)]
+    palette = (list(MAP_PALETTE) * (len(categories) // len(MAP_PALETTE) + 1))[: len(categories)]
     if "other" in categories:
-        palette[-1] = "#c7c7c7"
+        palette[-1] = OTHER_GROUP_COLOUR
     scatter = (
         alt.Chart(points)
         .mark_circle(size=36, opacity=0.75, clip=True)
@@ -159,7 +164,7 @@ def similarity_map_chart(
         return scatter.properties(height=560)
     star = (
         alt.Chart(query)
-        .mark_point(shape="diamond", size=420, filled=True, color=HIGHLIGHT_COLOUR, stroke="white", strokeWidth=1.5)
+        .mark_point(shape="diamond", size=420, filled=True, color=QUERY_COLOUR, stroke="white", strokeWidth=2)
         .encode(x="x:Q", y="y:Q", tooltip=[alt.Tooltip("label:N", title="")])
     )
     return (scatter + star).properties(height=560)

@@ -37,7 +37,7 @@ from issue_summarizer.evaluation.model_card import ModelCard, read_model_card
 from issue_summarizer.github.client import GitHubSettings
 from issue_summarizer.inference.summarizer import SELF_CHECK_TEXT, ModelDirectoryError, Summarizer
 from issue_summarizer.scale.embedding_file import read_vectors
-from issue_summarizer.scale.similarity import SimilarityMap, build_file_map, build_map, cluster_labels
+from issue_summarizer.scale.similarity import SimilarityMap, SparseIndex, build_file_map, build_map, cluster_labels
 
 logger = logging.getLogger(__name__)
 DATA_PATH_KEY = "data_path"
@@ -420,7 +420,15 @@ def file_map(identity: str, path: str) -> SimilarityMap:
             f"{path}: its vectors have {vectors.shape[-1] if vectors.ndim == 2 else 0} dimensions and this model's "
             f"{dimensions}; write the file with this model's `embed`"
         )
-    return build_file_map(frame, vectors)
+    # A TF-IDF index saved beside the file (`SparseIndex.save` to `SparseIndex.beside(path)`) makes the
+    # search hybrid; without one the file is searched by meaning alone, as the page says.
+    beside = SparseIndex.beside(path)
+    rows = frame["row"].to_numpy() if "row" in frame.columns else None
+    try:
+        sparse = SparseIndex.load(beside, rows=rows) if beside.is_file() else None
+    except ValueError as error:
+        raise DataLoadError(str(error)) from None
+    return build_file_map(frame, vectors, sparse=sparse)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -19,8 +19,10 @@ from issue_summarizer.cli import (
     embed,
     evaluate,
     prepare,
+    similar,
     summarize,
     train,
+    train_embedding,
     tune,
     warm_cache,
 )
@@ -29,7 +31,20 @@ from issue_summarizer.cli.quiet_imports import quiet_tensorflow_start_up
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # In the order `--help` lists them: the flow from data to model to titles, then the app's cache.
-COMMANDS = (prepare, train, average, tune, evaluate, calibrate, compare, summarize, embed, warm_cache)
+COMMANDS = (
+    prepare,
+    train,
+    average,
+    tune,
+    evaluate,
+    calibrate,
+    compare,
+    summarize,
+    embed,
+    similar,
+    train_embedding,
+    warm_cache,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

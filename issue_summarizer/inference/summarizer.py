@@ -2,7 +2,11 @@
 
     summarizer = Summarizer.load("model")
     summarizer.summarize(["The app crashes when ..."], beam_width=5)  # [(title, score)]
-    summarizer.embed(["..."])  # the encoder's final state, one row per text
+    summarizer.embed(["..."])  # one row per text: the trained similarity embedding, or the final state
+
+`embed` returns the embedding trained for similarity (`train-embedding`, a head on the frozen
+encoder) when the model directory holds `similarity_head.keras`, and the encoder's final state
+otherwise; `embed(texts, kind="final_state")` always gives the final state.
 
 A model directory holds `model.keras`, `config.json` and the two vocabularies. One
 `Summarizer` is safe to share between threads (the app's sessions): TensorFlow calls are
@@ -32,6 +36,7 @@ from issue_summarizer.text.padding import bucket_lengths, cut_padding, round_up_
 from issue_summarizer.text.title_form import body_words
 from issue_summarizer.text.tokenization import clean_and_tokenize
 from issue_summarizer.text.vocabulary import RARE_ID, START_ID, Vocabulary
+from issue_summarizer.training.contrastive import EMBEDDING_KINDS, HEAD_FILE, load_head
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODEL_FILE = "model.keras"
@@ -74,7 +79,8 @@ def model_digest(directory: str | Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for name in REQUIRED_FILES:
+    # The similarity head changes what `embed` returns, so cached vectors must not outlive it.
+    for name in (*REQUIRED_FILES, HEAD_FILE):
         path = Path(directory) / name
         if path.is_file():
             with path.open("rb") as handle:
@@ -204,6 +210,26 @@ class Summarizer:
             lambda *inputs: self.decoder_step(list(inputs), training=False), input_signature=step_specs
         )
         self._lock = threading.Lock()
+        self._output_width = encoder_output_width(config)
+        import keras
+
+        # The GRU models' body words are a plain Embedding; the Transformer's adds positions to its
+        # own (`TokenAndPositionEmbedding`), so its features go without the mean word vector.
+        word_layers = [layer for layer in model.layers if layer.name == "body_embedding"]
+        self._word_vectors = (
+            np.asarray(word_layers[0].embeddings, dtype=np.float32)
+            if word_layers and isinstance(word_layers[0], keras.layers.Embedding)
+            else None
+        )
+        self._feature_width = (
+            config.hidden_dim
+            + 2 * self._output_width
+            + (0 if self._word_vectors is None else self._word_vectors.shape[1])
+        )
+        # The similarity head (`train-embedding`) and its `similarity.json`; `load` sets them
+        # when the model directory has one.
+        self.similarity_head = None
+        self.similarity_info: dict | None = None
 
     @classmethod
     def load(cls, directory: str | Path) -> Summarizer:
@@ -219,6 +245,7 @@ class Summarizer:
         model = _load_keras_model(directory / MODEL_FILE)
         try:
             summarizer = cls(model, config, body_vocabulary, title_vocabulary, directory)
+            summarizer._load_similarity_head()
             # One title through every graph: weights that load but do not fit the configuration
             # (another width, an unknown setting) fail here, with the directory named, rather than
             # on a visitor's first click. Settings that still compute, such as swapped padding
@@ -231,6 +258,21 @@ class Summarizer:
                 f"{directory}: the model does not fit its configuration ({type(error).__name__}: {_first_line(error)})"
             ) from None
         return summarizer
+
+    def _load_similarity_head(self) -> None:
+        """Load the directory's similarity head, refusing one trained on other features than this encoder's."""
+        loaded = load_head(self.directory) if self.directory else None
+        if loaded is None:
+            return
+        head, info = loaded
+        width = self._feature_width
+        if not self.uses_attention or info.get("input_dimension") != width:
+            raise ModelDirectoryError(
+                f"{self.directory}: the similarity head reads {info.get('input_dimension')} features, "
+                f"this encoder gives {width if self.uses_attention else 'no per-position outputs'}; "
+                "train it again with `train-embedding`"
+            )
+        self.similarity_head, self.similarity_info = head, info
 
     # Text → ids.
 
@@ -276,6 +318,28 @@ class Summarizer:
         ]
 
     # Model calls.
+
+    def _encoder_features(self, ids: np.ndarray) -> np.ndarray:
+        """Per row, concatenated: the final state, the encoder outputs mean-pooled and max-pooled over
+        real tokens, and the mean of the frozen body word embeddings (the features `FEATURES` names)."""
+        if not self.uses_attention:
+            raise ValueError("this model's encoder has no per-position outputs; only its final state can be embedded")
+        with self._lock:
+            state, outputs = self._encode_graph(ids)
+        outputs = np.asarray(outputs)
+        # Padding positions are left out of every pool, so a short body is not pulled towards the
+        # padding's outputs; a body of padding only keeps zeros.
+        real = ids != 0
+        weights = real.astype(np.float32)[:, :, None]
+        counts = np.maximum(weights.sum(axis=1), 1.0)
+        pooled = (outputs * weights).sum(axis=1) / counts
+        peaks = np.where(real[:, :, None], outputs, -np.inf).max(axis=1)
+        peaks[~real.any(axis=1)] = 0.0
+        parts = [np.asarray(state), pooled, peaks]
+        if self._word_vectors is not None:
+            # The words themselves, which the recurrent states blur: a title shares words with its body.
+            parts.append((self._word_vectors[ids] * weights).sum(axis=1) / counts)
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
     def _encoder_states(self, ids: np.ndarray) -> np.ndarray:
         """The encoder's final state (the issue's embedding) for each row of body ids."""
@@ -527,8 +591,48 @@ class Summarizer:
         """The best title and its score (mean log-probability per token) for each text."""
         return [alternatives[0] for alternatives in self.generate(texts, beam_width=beam_width, **settings)]
 
-    def embed(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
-        """The encoder's final state for each text: a fixed-size vector that places similar issues close."""
+    @property
+    def embedding_kind(self) -> str:
+        """What `embed` returns by default: `trained` with a similarity head, else `final_state`."""
+        return "trained" if self.similarity_head is not None else "final_state"
+
+    def encoder_features(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+        """The frozen encoder's features of each text, the similarity head's input (see
+        `_encoder_features`). Titles go through the same pipeline as bodies."""
+        if not self.uses_attention:
+            raise ValueError("this model's encoder has no per-position outputs; only its final state can be embedded")
+        tokens = self.tokenize([check_body(text).text for text in texts])
+        features = np.zeros((len(tokens), self._feature_width), dtype=np.float32)
+        for rows in self._batches(tokens, batch_size):
+            features[rows] = self._encoder_features(self._body_ids([tokens[row] for row in rows]))
+        return features
+
+    def embed_features(self, features: np.ndarray, kind: str | None = None) -> np.ndarray:
+        """One kind of embedding from `encoder_features` rows, so that a caller who needs several kinds encodes once."""
+        kind = kind or self.embedding_kind
+        if kind == "final_state":
+            return features[:, : self.config.hidden_dim]
+        if kind == "mean_pooled":
+            return features[:, self.config.hidden_dim : self.config.hidden_dim + self._output_width]
+        if kind == "trained":
+            if self.similarity_head is None:
+                raise ValueError(f"{self.directory}: no similarity head; train one with `train-embedding`")
+            with self._lock:
+                return np.asarray(self.similarity_head(features, training=False), dtype=np.float32)
+        raise ValueError(f"unknown embedding kind {kind!r}; use one of {', '.join(EMBEDDING_KINDS)}")
+
+    def embed(self, texts: Sequence[str], batch_size: int = 512, kind: str | None = None) -> np.ndarray:
+        """A fixed-size vector for each text that places similar issues close.
+
+        By default (`kind=None`, see `embedding_kind`) the embedding trained for similarity
+        when the model directory has a head, else the encoder's final state; `kind` names one
+        of `trained`, `final_state` or `mean_pooled`.
+        """
+        kind = kind or self.embedding_kind
+        if kind not in EMBEDDING_KINDS:
+            raise ValueError(f"unknown embedding kind {kind!r}; use one of {', '.join(EMBEDDING_KINDS)}")
+        if kind != "final_state":
+            return self.embed_features(self.encoder_features(texts, batch_size), kind)
         tokens = self.tokenize([check_body(text).text for text in texts])
         states = np.zeros((len(tokens), self.config.hidden_dim), dtype=np.float32)
         for rows in self._batches(tokens, batch_size):

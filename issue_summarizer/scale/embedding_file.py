@@ -5,7 +5,10 @@
 Each row of the output is one input row that has a body: `row` (its number in the input,
 counted from 1 as `summarize` and `embed` number rows in their messages and a spreadsheet numbers
 the rows under its header), `repo` and `title` where the input has them, and `vector`, the
-encoder's final state (float32), the same vector the Similar issues page places issues by. Rows
+vector `Summarizer.embed` returns (float32), the same vector the Similar issues page places issues
+by: the embedding trained for similarity when the model directory has one (`train-embedding`),
+else the encoder's final state. The file's metadata records which (`read_embedding_kind`), since
+vectors of two kinds must never be compared. Rows
 without a usable body are left out and counted, and the first few named. An input that has its
 own `row` or `vector` column is refused: they would read as ours. Memory holds one chunk
 whatever the input's size.
@@ -30,6 +33,8 @@ from issue_summarizer.data.loading import (
 from issue_summarizer.inference.summarizer import Summarizer
 
 VECTOR_COLUMN = "vector"
+# The parquet metadata key that names the embedding the vectors are (`Summarizer.embedding_kind`).
+EMBEDDING_KEY = b"issue_summarizer.embedding"
 # What `issues_from_table` says of a bad row that `embed` leaves out.
 SKIPPED_ROW_NOTE = "no vector written"
 
@@ -55,8 +60,9 @@ def vectors_table(rows: np.ndarray, frame: pd.DataFrame, vectors: np.ndarray):
 class VectorWriter:
     """Appends chunks of vectors to one parquet file, opened with the first chunk's schema."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, embedding: str | None = None) -> None:
         self.path = path
+        self.embedding = embedding
         self.writer = None
         self.written = 0
 
@@ -65,7 +71,14 @@ class VectorWriter:
 
         table = vectors_table(rows, frame, vectors)
         if self.writer is None:
-            self.writer = parquet.ParquetWriter(self.path, table.schema)
+            schema = table.schema
+            if self.embedding:
+                # Recorded in the file itself, so a reader can tell trained vectors from final states.
+                schema = schema.with_metadata({**(schema.metadata or {}), EMBEDDING_KEY: self.embedding.encode()})
+            table = table.cast(schema)
+            self.writer = parquet.ParquetWriter(self.path, schema)
+        else:
+            table = table.cast(self.writer.schema)
         self.writer.write_table(table)
         self.written += len(rows)
 
@@ -108,6 +121,19 @@ def read_vectors(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, vectors
 
 
+def read_embedding_kind(path: str | Path) -> str | None:
+    """Which embedding an embeddings file holds (`trained`, `final_state`, ...), or None for a file
+    written before `embed` recorded it (those hold final states)."""
+    import pyarrow.parquet as parquet
+
+    try:
+        metadata = parquet.read_schema(path).metadata or {}
+    except Exception as error:  # pyarrow raises many types for a corrupt file.
+        raise DataLoadError(f"{path}: not a readable embeddings file: {error}") from None
+    kind = metadata.get(EMBEDDING_KEY)
+    return kind.decode() if kind else None
+
+
 def check_embeddings_output(output: Path) -> None:
     """Raise `DataLoadError` for an output `embed` cannot write: a directory, unwritable, not `*.parquet`."""
     check_output_file(output, "--output", "vectors.parquet")
@@ -131,7 +157,7 @@ def embed_file(args) -> None:
     refuse_unusable_input(args.input, args.chunk_rows, EMBED_COLUMNS, "embed", args.preset, mapping)
     summarizer = Summarizer.load(args.model)
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer = VectorWriter(output)
+    writer = VectorWriter(output, summarizer.embedding_kind)
     row = 0
     try:
         with tqdm(desc="embed", unit="issue") as bar:

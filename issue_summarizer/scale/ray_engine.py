@@ -241,6 +241,7 @@ def embed_with_ray(args) -> None:
     from tqdm.auto import tqdm
 
     from issue_summarizer.scale.embedding_file import VectorWriter
+    from issue_summarizer.training.contrastive import HEAD_FILE
 
     output = Path(args.output)
     check_embeddings_output(output)
@@ -248,7 +249,9 @@ def embed_with_ray(args) -> None:
     mapping = parse_column_mapping(args.columns)
     refuse_unusable_input(args.input, ROWS_PER_TASK, EMBED_COLUMNS, "embed", args.preset, mapping)
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer, row = VectorWriter(output), 0
+    # The kind `Summarizer.embed` returns for this model directory, recorded as the local engine records it.
+    kind = "trained" if (Path(args.model) / HEAD_FILE).is_file() else "final_state"
+    writer, row = VectorWriter(output, kind), 0
     try:
         with tqdm(desc="embed (ray)", unit="issue") as bar:
             for batch in mapped_batches(args, "embed"):

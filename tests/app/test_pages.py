@@ -673,3 +673,39 @@ def test_an_embeddings_file_round_trips_into_the_similar_issues_page(monkeypatch
     # Another data file is explained, not mistaken for vectors.
     app.sidebar.text_input(key="data_path").set_value(str(source)).run()
     assert "Choose a vectors file" in texts(app.info)
+
+
+def chart_colour_domains(app: AppTest) -> list[list[str]]:
+    """The colour groups each Vega-Lite chart on the page names in its legend."""
+    domains = []
+    for chart in app.get("vega_lite_chart"):
+        proto = chart.proto
+        spec = json.loads(proto.spec if hasattr(proto, "spec") else proto.vega_lite_chart.spec)
+        for layer in [spec, *spec.get("layer", [])]:
+            domain = layer.get("encoding", {}).get("color", {}).get("scale", {}).get("domain")
+            if domain:
+                domains.append(domain)
+    return domains
+
+
+def test_the_similar_page_searches_by_meaning_and_words_and_names_clusters_plainly(
+    monkeypatch, evaluated_model, data_file
+):
+    """The hybrid search shows each neighbour's fused match and ranks; cluster names hold no fragments."""
+    app = start_app(monkeypatch, evaluated_model, data_file)
+    app.switch_page("app_pages/similar_issues.py").run()
+    app.text_area(key="similar_query").set_value(make_rows(count=1, seed=3)[0]["body"]).run()
+    assert_clean(app, "similar issues query")
+    neighbours = app.dataframe[-1].value
+    assert {"similarity", "meaning_rank", "words_rank"} <= set(neighbours.columns)
+    assert len(neighbours) == 10 and neighbours["similarity"].is_monotonic_decreasing
+    assert neighbours["similarity"].max() <= 1.0 and "reciprocal rank fusion" in texts(app.caption)
+    app.segmented_control(key="similar_colour").set_value("Topic cluster").run()
+    assert_clean(app, "similar issues clusters")
+    (names,) = chart_colour_domains(app)
+    labels = [name.split(": ", 1)[1].split() for name in names if ": " in name]
+    assert labels, names
+    words = [word for label in labels for word in label]
+    assert all(len(word) >= 3 for word in words), names
+    shared = set.intersection(*(set(label) for label in labels)) if len(labels) > 1 else set()
+    assert not shared, names
