@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from marked_tables import write_between_markers  # noqa: E402  Beside this script in bench/.
 
 from issue_summarizer.data.loading import load_issues  # noqa: E402
 from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
@@ -96,14 +97,7 @@ def casing_comparison(titles: list[str], references: list[str], capitalized: boo
 
 
 def write_into_readme(text: str, markers: tuple[str, str] = MARKERS) -> None:
-    readme = ROOT / "docs" / "evaluation.md"
-    content = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(markers[0]) + ".*?" + re.escape(markers[1]), re.DOTALL)
-    if not pattern.search(content):
-        print(f"docs/evaluation.md has no {markers[0]} markers; table not written", file=sys.stderr)
-        return
-    # A function, so that backslashes in the text are not read as group references.
-    readme.write_text(pattern.sub(lambda _: f"{markers[0]}\n{text}\n{markers[1]}", content), encoding="utf-8")
+    write_between_markers(ROOT / "docs" / "evaluation.md", text, markers)
 
 
 def confidence_section(model: Path, predictions, command: str) -> str | None:

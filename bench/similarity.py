@@ -21,7 +21,6 @@ bench/README.md between the similarity markers.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from marked_tables import write_between_markers  # noqa: E402  Beside this script in bench/.
 
 from issue_summarizer.data.loading import load_issues  # noqa: E402
 from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
@@ -157,13 +158,7 @@ def median_ms(query: Callable[[str], np.ndarray], titles: list[str]) -> float:
 
 
 def write_into_readme(text: str) -> None:
-    readme = ROOT / "bench" / "README.md"
-    content = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(MARKERS[0]) + ".*?" + re.escape(MARKERS[1]), re.DOTALL)
-    if not pattern.search(content):
-        print(f"bench/README.md has no {MARKERS[0]} markers; table not written", file=sys.stderr)
-        return
-    readme.write_text(pattern.sub(lambda _: f"{MARKERS[0]}\n{text}\n{MARKERS[1]}", content), encoding="utf-8")
+    write_between_markers(ROOT / "bench" / "README.md", text, MARKERS)
 
 
 def main() -> None:
