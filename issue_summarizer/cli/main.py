@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 from issue_summarizer.cli import (
+    action,
     average,
     calibrate,
+    check,
     compare,
     embed,
     evaluate,
@@ -40,10 +42,12 @@ COMMANDS = (
     calibrate,
     compare,
     summarize,
+    check,
     embed,
     similar,
     train_embedding,
     warm_cache,
+    action,
 )
 
 
@@ -73,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         # argparse exits after --help (0) and after its one `error:` line (2); callers of main() get the status.
         return exit.code if isinstance(exit.code, int) else 2
     try:
-        args.run(args)
+        # A command returns nothing, or its own exit status (`action` fails the job with 1).
+        status = args.run(args)
     except (DataLoadError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def run() -> int:

@@ -50,26 +50,30 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def pair_features(summarizer, frame, name: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Encoder features of each row's body and title, read from `cache` when this model encoded these rows before."""
+def pair_features(summarizer, frame, name: str, cache: Path):
+    """The head's inputs (`HeadInputs`) for each row's body and title, read from `cache` when this
+    model encoded these rows before."""
     import hashlib
 
-    from issue_summarizer.inference.summarizer import model_digest
-    from issue_summarizer.training.contrastive import FEATURES
+    from issue_summarizer.inference.summarizer import titles_digest
+    from issue_summarizer.training.contrastive import FEATURES, WORD_BUCKETS, WORD_LENGTH, HeadInputs
 
-    # The key covers the model, the features and the rows' text, so a retrained model, another
-    # feature set or other rows encode afresh.
-    digest = hashlib.sha256((model_digest(summarizer.directory) + FEATURES).encode())
+    # The key covers the model, the features, how words are hashed and the rows' text, so a
+    # retrained model, another feature set or hashing, or other rows encode afresh.
+    digest = hashlib.sha256(f"{titles_digest(summarizer.directory)}{FEATURES}{WORD_BUCKETS}/{WORD_LENGTH}".encode())
     for body, title in zip(frame["body"], frame["title"], strict=True):
         digest.update(body.encode("utf-8", "replace") + b"\0" + title.encode("utf-8", "replace") + b"\0")
     path = cache / f"{name}-{len(frame)}-{digest.hexdigest()[:16]}.npz"
     if path.exists():
         with np.load(path) as stored:
-            return stored["bodies"], stored["titles"]
-    bodies = summarizer.encoder_features(frame["body"].tolist())
-    titles = summarizer.encoder_features(frame["title"].tolist())
+            return (
+                HeadInputs(stored["bodies"], stored["body_words"]),
+                HeadInputs(stored["titles"], stored["title_words"]),
+            )
+    bodies = summarizer.similarity_inputs(frame["body"].tolist())
+    titles = summarizer.similarity_inputs(frame["title"].tolist())
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, bodies=bodies, titles=titles)
+    np.savez(path, bodies=bodies.features, body_words=bodies.words, titles=titles.features, title_words=titles.words)
     return bodies, titles
 
 
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> None:
             f"{args.data}: {len(train)} train and {len(validation)} validation pairs; "
             f"need at least {settings.batch_size} and 2"
         )
-    summarizer = Summarizer.load(args.model)
+    summarizer = Summarizer.load(args.model, similarity_head=False)
     print(f"encoding {len(train):,} train and {len(validation):,} validation pairs", file=sys.stderr)
     train_bodies, train_titles = pair_features(summarizer, train, "train", args.cache)
     validation_bodies, validation_titles = pair_features(summarizer, validation, "validation", args.cache)

@@ -128,6 +128,8 @@ def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
 # its own cells to ours (or, for `embed`, be read as ours), so it is refused instead.
 SUMMARIZE_COLUMNS = ("predicted_title", "title_score", "confidence", "problem")
 EMBED_COLUMNS = ("row", "vector")
+# What `check` adds to each row (`inference.title_check`); `problem` says why a body could not be read.
+CHECK_COLUMNS = ("verdict", "reasons", "suggested_title", "confidence", "problem")
 
 
 def columns_written_over(columns: Iterable[object], written: Iterable[str]) -> list[str]:

@@ -36,7 +36,7 @@ from issue_summarizer.inference.confidence import (
     TitleFeatures,
     scored_titles,
 )
-from issue_summarizer.inference.summarizer import Summarizer, model_digest
+from issue_summarizer.inference.summarizer import Summarizer, titles_digest
 from issue_summarizer.text.tokenization import clean_and_tokenize
 
 CALIBRATION_SPLIT = "validation"
@@ -262,7 +262,7 @@ def calibrate_model_directory(model_directory: str | Path, loaded: LoadedData, l
     fit = {
         **calibration.fit,
         "data": str(loaded.path),
-        "model_digest": model_digest(model_directory),
+        "model_digest": titles_digest(model_directory),
         "expected_calibration_error": round(
             expected_calibration_error(reliability_table(table["confidence"], table["acceptable"])), 4
         ),

@@ -383,14 +383,28 @@ def _fetch_patiently(
             return outcome.result, False, None
 
 
-def _fetch_once(reference: IssueReference, settings: GitHubSettings, session: requests.Session) -> _Outcome:
-    """Send one request and turn whatever happens into an issue or a `GitHubError`, plus the rate-limit headers."""
-    url = f"{settings.api_url}/repos/{reference.owner}/{reference.repo}/issues/{reference.number}"
+def api_headers(settings: GitHubSettings) -> dict[str, str]:
+    """The headers of every API request; a token only where `settings` has one (never where none is allowed)."""
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION, "User-Agent": USER_AGENT}
     if settings.token:
         headers["Authorization"] = f"Bearer {settings.token}"
+    return headers
+
+
+def private_repository_advice(settings: GitHubSettings) -> str:
+    """What to do about a 404 that may be a private repository, fitting the token rules of `settings`."""
+    if settings.token:
+        return f"if the repository is private, the token in {TOKEN_ENVIRONMENT_VARIABLE} may lack access to it"
+    if not settings.token_allowed:
+        return f"{_NO_TOKEN_HERE}, so it cannot fetch from a private repository"
+    return f"if the repository is private, set {TOKEN_ENVIRONMENT_VARIABLE} to a token that can read it"
+
+
+def _fetch_once(reference: IssueReference, settings: GitHubSettings, session: requests.Session) -> _Outcome:
+    """Send one request and turn whatever happens into an issue or a `GitHubError`, plus the rate-limit headers."""
+    url = f"{settings.api_url}/repos/{reference.owner}/{reference.repo}/issues/{reference.number}"
     try:
-        response = session.get(url, headers=headers, timeout=settings.timeout, allow_redirects=True)
+        response = session.get(url, headers=api_headers(settings), timeout=settings.timeout, allow_redirects=True)
     except requests.Timeout:
         message = f"GitHub did not answer within {settings.timeout:g} s; try again later."
         return _Outcome(GitHubError(message), _Limits())
@@ -413,17 +427,10 @@ def _interpret(
         return _Outcome(_read_issue(response, reference, settings, limits), limits)
     message = _github_message(response, settings)
     described = _describe(reference)
-    said_rate_limit = message is not None and "rate limit" in message.lower()
-    if status == 429 or (status == 403 and (limits.remaining == 0 or limits.retry_at is not None or said_rate_limit)):
+    if is_rate_limit_answer(status, limits, message):
         return _Outcome(_rate_limit_error(limits.resume_at, settings, now), limits, rate_limited=True)
     if status == 404:
-        if settings.token:
-            advice = f"if the repository is private, the token in {TOKEN_ENVIRONMENT_VARIABLE} may lack access to it"
-        elif not settings.token_allowed:
-            advice = f"{_NO_TOKEN_HERE}, so it cannot fetch from a private repository"
-        else:
-            advice = f"if the repository is private, set {TOKEN_ENVIRONMENT_VARIABLE} to a token that can read it"
-        text = f"GitHub could not find {described} (HTTP 404). Check the URL; {advice}."
+        text = f"GitHub could not find {described} (HTTP 404). Check the URL; {private_repository_advice(settings)}."
     elif status == 410:
         text = f"{_capitalized(described)} was deleted, or issues are disabled on {reference.repository} (HTTP 410)."
     elif status == 401:
@@ -446,6 +453,13 @@ def _interpret(
         detail = f" ({message})" if message and status < 500 else ""
         text = f"GitHub answered HTTP {status} for {described}{detail}; try again later."
     return _Outcome(GitHubError(text), limits)
+
+
+def is_rate_limit_answer(status: int, limits: _Limits, message: str | None) -> bool:
+    """Whether an answer is GitHub's rate limit: any 429, or a 403 with the limit's headers or its words."""
+    said_rate_limit = message is not None and "rate limit" in message.lower()
+    limit_headers = limits.remaining == 0 or limits.retry_at is not None
+    return status == 429 or (status == 403 and (limit_headers or said_rate_limit))
 
 
 def _read_issue(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from issue_summarizer.atomic_files import write_atomically
 from issue_summarizer.data.input_checks import check_body, nothing_to_title
-from issue_summarizer.inference.summarizer import GeneratedTitle, Summarizer, model_digest
+from issue_summarizer.inference.summarizer import GeneratedTitle, Summarizer, titles_digest
 
 CONFIDENCE_FILE = "confidence.json"
 CONFIDENCE_VERSION = 1
@@ -219,7 +219,7 @@ def calibration_problem(directory: str | Path | None) -> str | None:
     except (OSError, ValueError, KeyError, TypeError) as error:
         return f"{path}: not a readable confidence file ({error}); run `{command}` again"
     digest = calibration.fit.get("model_digest")
-    if digest and digest != model_digest(directory):
+    if digest and digest != titles_digest(directory):
         return f"{path}: fitted for another version of the model (retrained or tuned since); run `{command}` again"
     return None
 

@@ -30,13 +30,14 @@ from issue_summarizer.data.input_checks import check_body
 from issue_summarizer.data.prepare import BODY_VOCABULARY_FILE, TITLE_VOCABULARY_FILE
 from issue_summarizer.inference.decoding import DecodingOptions, Hypothesis, TitleRules, TokenForms, decode
 from issue_summarizer.inference.title_restoration import restore_title
-from issue_summarizer.text.copying import to_decoder_input, words_from_ids
+from issue_summarizer.text.copying import extend_title, to_decoder_input, words_from_ids
 from issue_summarizer.text.encoding import SurfaceToken, encode_bodies, encode_for_copying, surface_forms
 from issue_summarizer.text.padding import bucket_lengths, cut_padding, round_up_to_bucket
 from issue_summarizer.text.title_form import body_words
+from issue_summarizer.text.title_tags import strip_title_tags
 from issue_summarizer.text.tokenization import clean_and_tokenize
-from issue_summarizer.text.vocabulary import RARE_ID, START_ID, Vocabulary
-from issue_summarizer.training.contrastive import EMBEDDING_KINDS, HEAD_FILE, load_head
+from issue_summarizer.text.vocabulary import END_ID, RARE_ID, START_ID, Vocabulary
+from issue_summarizer.training.contrastive import EMBEDDING_KINDS, HEAD_FILE, HeadInputs, load_head, word_ids
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MODEL_FILE = "model.keras"
@@ -72,20 +73,28 @@ def check_beam_width(beam_width: int) -> int:
     return int(beam_width)
 
 
-def model_digest(directory: str | Path) -> str:
+def model_digest(directory: str | Path, similarity_head: bool = True) -> str:
     """A digest of the files a `Summarizer` loads from `directory`: it changes when the model is
     retrained, averaged or tuned (which rewrites `config.json`), and not when the directory is
-    copied or moved. A file that is missing is left out; loading the model reports it."""
+    copied or moved. A file that is missing is left out; loading the model reports it.
+
+    The similarity head changes what `embed` returns, so caches of vectors key on it; titles do
+    not depend on it, so what depends only on titles (a confidence fit, a `summarize` run) keys on
+    `titles_digest`, and survives `train-embedding`."""
     import hashlib
 
     digest = hashlib.sha256()
-    # The similarity head changes what `embed` returns, so cached vectors must not outlive it.
-    for name in (*REQUIRED_FILES, HEAD_FILE):
+    for name in (*REQUIRED_FILES, HEAD_FILE) if similarity_head else REQUIRED_FILES:
         path = Path(directory) / name
         if path.is_file():
             with path.open("rb") as handle:
                 digest.update(name.encode("utf-8") + b"\0" + hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()[:32]
+
+
+def titles_digest(directory: str | Path) -> str:
+    """A digest of the files that decide the titles: `model_digest` without the similarity head."""
+    return model_digest(directory, similarity_head=False)
 
 
 @dataclass
@@ -230,10 +239,14 @@ class Summarizer:
         # when the model directory has one.
         self.similarity_head = None
         self.similarity_info: dict | None = None
+        self.similarity_problem: str | None = None
 
     @classmethod
-    def load(cls, directory: str | Path) -> Summarizer:
-        """Load a model directory and title one issue with it, or raise `ModelDirectoryError` naming what is wrong."""
+    def load(cls, directory: str | Path, similarity_head: bool = True) -> Summarizer:
+        """Load a model directory and title one issue with it, or raise `ModelDirectoryError` naming what is wrong.
+
+        `similarity_head=False` leaves the directory's similarity head unread, for
+        `train-embedding`, which replaces it, whatever state it is in."""
         directory = Path(directory)
         check_model_directory(directory)
         try:
@@ -245,7 +258,8 @@ class Summarizer:
         model = _load_keras_model(directory / MODEL_FILE)
         try:
             summarizer = cls(model, config, body_vocabulary, title_vocabulary, directory)
-            summarizer._load_similarity_head()
+            if similarity_head:
+                summarizer._load_similarity_head()
             # One title through every graph: weights that load but do not fit the configuration
             # (another width, an unknown setting) fail here, with the directory named, rather than
             # on a visitor's first click. Settings that still compute, such as swapped padding
@@ -260,18 +274,28 @@ class Summarizer:
         return summarizer
 
     def _load_similarity_head(self) -> None:
-        """Load the directory's similarity head, refusing one trained on other features than this encoder's."""
-        loaded = load_head(self.directory) if self.directory else None
+        """Load the directory's similarity head, if it has one that fits this encoder.
+
+        A head that does not fit (trained for another encoder, or by another version) leaves
+        titles untouched: it is recorded in `similarity_problem`, which `embed` raises when asked
+        for the trained embedding, rather than making the whole model unusable.
+        """
+        try:
+            loaded = load_head(self.directory) if self.directory else None
+        except (OSError, ValueError, TypeError) as error:
+            self.similarity_problem = str(error)
+            return
         if loaded is None:
             return
         head, info = loaded
         width = self._feature_width
         if not self.uses_attention or info.get("input_dimension") != width:
-            raise ModelDirectoryError(
+            self.similarity_problem = (
                 f"{self.directory}: the similarity head reads {info.get('input_dimension')} features, "
                 f"this encoder gives {width if self.uses_attention else 'no per-position outputs'}; "
                 "train it again with `train-embedding`"
             )
+            return
         self.similarity_head, self.similarity_info = head, info
 
     # Text → ids.
@@ -430,6 +454,53 @@ class Summarizer:
                 rows = hypothesis.rows or (row,) * count
                 attention[-1].append(np.stack([steps[step][source] for step, source in enumerate(rows[:count])]))
         return hypotheses, attention
+
+    def title_log_likelihoods(self, texts: Sequence[str], titles: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """How likely the model finds each given title for its body: the mean log-probability per
+        token, `<end>` included, with the title read word by word (teacher forcing).
+
+        Titles are cleaned as the model's training titles were (tags such as "[Bug]:" stripped
+        when the configuration strips them), and a word the body holds but the title vocabulary
+        lacks is read as a copy from the body, as in decoding. The decoding rules are not applied,
+        so a generated title scored here and a person's title are measured the same way.
+        """
+        if len(texts) != len(titles):
+            raise ValueError(f"{len(texts)} bodies and {len(titles)} titles; they must pair up")
+        if not self.uses_attention or self.reads_whole_prefix:
+            raise ValueError("scoring a given title needs the GRU attention model's step-by-step decoder")
+        cleaned = [strip_title_tags(title) if self.config.strip_title_tags else title for title in titles]
+        title_tokens = clean_and_tokenize(cleaned, self.config.title_cleaning, max_tokens=self.config.title_length)
+        body_tokens = self.tokenize([check_body(text).text for text in texts])
+        scores = np.zeros(len(texts), dtype=np.float64)
+        vocabulary_size = len(self.title_vocabulary)
+        import tensorflow as tf
+
+        for rows in self._batches(body_tokens, batch_size):
+            batch = self.prepare_batch([body_tokens[row] for row in rows])
+            extended = [
+                extend_title(title_tokens[row], self.title_vocabulary, unknown)
+                for row, unknown in zip(rows, batch.unknown_words, strict=True)
+            ]
+            length = max(len(ids) for ids in extended)
+            ids = np.full((len(rows), length), END_ID, dtype=np.int32)
+            real = np.zeros((len(rows), length), dtype=bool)
+            for position, row_ids in enumerate(extended):
+                ids[position, : len(row_ids)] = row_ids
+                real[position, : len(row_ids)] = True
+            with self._lock:
+                state, encoder_outputs = self._encode_graph(batch.body_ids)
+            memory = [encoder_outputs, tf.constant(batch.body_ids), tf.constant(batch.copy_ids)]
+            state = np.asarray(state)
+            totals = np.zeros(len(rows))
+            for step in range(length - 1):
+                probabilities, state, _ = self._step(
+                    to_decoder_input(ids[:, step : step + 1], vocabulary_size), state, *memory
+                )
+                probabilities = np.asarray(probabilities).reshape(len(rows), -1)
+                chosen = probabilities[np.arange(len(rows)), ids[:, step + 1]]
+                totals += np.where(real[:, step + 1], np.log(np.maximum(chosen, 1e-12)), 0.0)
+            scores[rows] = totals / (real.sum(axis=1) - 1)
+        return scores
 
     def title_rules(self, batch: PreparedBatch) -> TitleRules:
         """The rules that hold a batch's titles to the form people write (`decoding.TitleRules`)."""
@@ -594,11 +665,12 @@ class Summarizer:
     @property
     def embedding_kind(self) -> str:
         """What `embed` returns by default: `trained` with a similarity head, else `final_state`."""
-        return "trained" if self.similarity_head is not None else "final_state"
+        has_head = self.similarity_head is not None or self.similarity_problem is not None
+        return "trained" if has_head else "final_state"
 
     def encoder_features(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
-        """The frozen encoder's features of each text, the similarity head's input (see
-        `_encoder_features`). Titles go through the same pipeline as bodies."""
+        """The frozen encoder's features of each text (see `_encoder_features`). Titles go
+        through the same pipeline as bodies."""
         if not self.uses_attention:
             raise ValueError("this model's encoder has no per-position outputs; only its final state can be embedded")
         tokens = self.tokenize([check_body(text).text for text in texts])
@@ -607,18 +679,31 @@ class Summarizer:
             features[rows] = self._encoder_features(self._body_ids([tokens[row] for row in rows]))
         return features
 
-    def embed_features(self, features: np.ndarray, kind: str | None = None) -> np.ndarray:
-        """One kind of embedding from `encoder_features` rows, so that a caller who needs several kinds encodes once."""
+    def similarity_inputs(self, texts: Sequence[str], batch_size: int = 512) -> HeadInputs:
+        """What the similarity head reads of each text: the encoder features and the hashed raw words."""
+        features = self.encoder_features(texts, batch_size)
+        return HeadInputs(features, word_ids([check_body(text).text for text in texts]))
+
+    def embed_inputs(self, inputs: HeadInputs, kind: str | None = None) -> np.ndarray:
+        """One kind of embedding from `similarity_inputs`, so that a caller who needs several kinds encodes once."""
         kind = kind or self.embedding_kind
+        features = inputs.features
         if kind == "final_state":
             return features[:, : self.config.hidden_dim]
         if kind == "mean_pooled":
             return features[:, self.config.hidden_dim : self.config.hidden_dim + self._output_width]
         if kind == "trained":
             if self.similarity_head is None:
-                raise ValueError(f"{self.directory}: no similarity head; train one with `train-embedding`")
-            with self._lock:
-                return np.asarray(self.similarity_head(features, training=False), dtype=np.float32)
+                raise ValueError(
+                    self.similarity_problem or f"{self.directory}: no similarity head; train one with `train-embedding`"
+                )
+            vectors = np.zeros((len(inputs), self.similarity_head.output.shape[-1]), dtype=np.float32)
+            # In slices, so that a 100k-row file does not build one 100k × 400-word batch.
+            for start in range(0, len(inputs), 1024):
+                part = inputs.take(slice(start, start + 1024)).as_model_input()
+                with self._lock:
+                    vectors[start : start + 1024] = np.asarray(self.similarity_head(part, training=False))
+            return vectors
         raise ValueError(f"unknown embedding kind {kind!r}; use one of {', '.join(EMBEDDING_KINDS)}")
 
     def embed(self, texts: Sequence[str], batch_size: int = 512, kind: str | None = None) -> np.ndarray:
@@ -632,7 +717,7 @@ class Summarizer:
         if kind not in EMBEDDING_KINDS:
             raise ValueError(f"unknown embedding kind {kind!r}; use one of {', '.join(EMBEDDING_KINDS)}")
         if kind != "final_state":
-            return self.embed_features(self.encoder_features(texts, batch_size), kind)
+            return self.embed_inputs(self.similarity_inputs(texts, batch_size), kind)
         tokens = self.tokenize([check_body(text).text for text in texts])
         states = np.zeros((len(tokens), self.config.hidden_dim), dtype=np.float32)
         for rows in self._batches(tokens, batch_size):

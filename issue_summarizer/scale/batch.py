@@ -41,7 +41,7 @@ from issue_summarizer.inference.confidence import (
     load_calibration,
     scored_titles,
 )
-from issue_summarizer.inference.summarizer import Summarizer, check_beam_width, model_digest
+from issue_summarizer.inference.summarizer import Summarizer, check_beam_width, titles_digest
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".parquet")
 EXTRA_COLUMNS = SUMMARIZE_COLUMNS
@@ -73,13 +73,15 @@ def fetch_bodies(
     return result
 
 
-def output_rows(result: pd.DataFrame, raw: pd.DataFrame, source_columns: list[str]) -> pd.DataFrame:
-    """The rows to write: the input's columns with the input's own cells, then ours.
+def output_rows(
+    result: pd.DataFrame, raw: pd.DataFrame, source_columns: list[str], added: tuple[str, ...] = EXTRA_COLUMNS
+) -> pd.DataFrame:
+    """The rows to write: the input's columns with the input's own cells, then ours (`added`).
 
     Loading adds columns (`repo`, a preset's `title`) and fills the ones it reads (a null title
     becomes an empty one); neither may change what the user gave us.
     """
-    kept = [column for column in result.columns if column in source_columns or column in EXTRA_COLUMNS]
+    kept = [column for column in result.columns if column in source_columns or column in added]
     result = result[kept].copy()
     for column in LOADED_COLUMNS:
         if column in result.columns and column in raw.columns:
@@ -279,14 +281,14 @@ class ChunkWriter:
 def job_settings(args, summarizer: Summarizer, input_identity: str) -> dict:
     """What decides the titles a `summarize` run writes, recorded in its progress file so that
     `--resume` continues only the same job: the input, the chunk size, how the columns are read,
-    the model (by content, see `model_digest`), the beam width it decodes with and the confidence
+    the model (by content, see `titles_digest`), the beam width it decodes with and the confidence
     below which titles are withheld."""
     return {
         "input": input_identity,
         "chunk_rows": args.chunk_rows,
         "columns": [args.preset, args.columns],
         "model": str(Path(args.model).resolve()),
-        "model_digest": model_digest(args.model),
+        "model_digest": titles_digest(args.model),
         # The width actually used, so that naming the model's own width resumes a run that did not.
         "beam_width": summarizer.decoding_options(args.beam_width, None).beam_width,
         "min_confidence": getattr(args, "min_confidence", None),
