@@ -283,6 +283,7 @@ def listing_answer(api_url: str, repo: str, query: str, hits: int) -> tuple[int,
 _COMMENTS = re.compile(r"/repos/octo/([\w.-]+)/issues/([0-9]+)/comments(?:\?.*)?")
 _COMMENT = re.compile(r"/repos/octo/([\w.-]+)/issues/comments/([0-9]+)")
 _ISSUE = re.compile(r"/repos/octo/([\w.-]+)/issues/([0-9]+)")
+_ACCESS_TOKENS = re.compile(r"/app/installations/([0-9]+)/access_tokens")
 
 
 def json_answer(status: int, value: object) -> tuple[int, dict[str, str], bytes]:
@@ -368,6 +369,14 @@ class FakeGitHubHandler(BaseHTTPRequestHandler):
                 reply = error_answer(404, "Not Found")
             elif issue and self.command == "PATCH" and isinstance(body, dict):
                 reply = json_answer(200, ISSUE | {"number": int(issue.group(2))} | body)
+            elif self.command == "POST" and _ACCESS_TOKENS.fullmatch(self.path):
+                # A GitHub App's JWT bought an installation token: one an hour, as GitHub's.
+                if not self.headers.get("Authorization", "").startswith("Bearer "):
+                    reply = error_answer(401, "A JSON web token could not be decoded")
+                else:
+                    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+                    token = f"ghs_test{_ACCESS_TOKENS.fullmatch(self.path).group(1)}"
+                    reply = json_answer(201, {"token": token, "expires_at": expires})
             else:
                 reply = error_answer(404, "Not Found")
         self._send(*reply)

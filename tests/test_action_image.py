@@ -1,4 +1,4 @@
-"""The GitHub Action's files: action.yml and the image it builds run the entry point the tests run.
+"""The images: action.yml's image runs the entry point the action's tests run, and the service's runs `serve`.
 
 With a Docker daemon, the image is built (marked slow: it installs the pinned stack). Without
 one, every `COPY` source must exist and the image's command must be `python -m issue_summarizer
@@ -23,9 +23,9 @@ ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
 DOCKERFILE = ROOT / ACTION["runs"]["image"]
 
 
-def instructions() -> list[tuple[str, str]]:
+def instructions(dockerfile: Path = DOCKERFILE) -> list[tuple[str, str]]:
     lines, current = [], ""
-    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+    for line in dockerfile.read_text(encoding="utf-8").splitlines():
         if line.lstrip().startswith("#") or not line.strip():
             continue
         current += line.rstrip("\\").strip() + " "
@@ -60,6 +60,16 @@ def test_every_copy_source_exists_and_the_image_runs_the_tested_entry_point():
     assert entrypoint + command == ["python", "-m", "issue_summarizer", "action"]
     environment = " ".join(rest for keyword, rest in steps if keyword == "ENV")
     assert "ISSUE_SUMMARIZER_MODEL=/app/model" in environment and ["model", "/app/model"] in copies
+
+
+def test_the_service_image_copies_what_exists_and_serves_the_baked_model():
+    steps = instructions(ROOT / "docker" / "service.Dockerfile")
+    for *sources, _ in (shlex.split(rest) for keyword, rest in steps if keyword == "COPY"):
+        assert all((ROOT / source).exists() for source in sources), sources
+    entrypoint = [json.loads(rest) for keyword, rest in steps if keyword == "ENTRYPOINT"][-1]
+    command = [json.loads(rest) for keyword, rest in steps if keyword == "CMD"][-1]
+    assert entrypoint + command[:3] == ["python", "-m", "issue_summarizer", "serve", "--model", "/app/model"]
+    assert any(keyword == "USER" for keyword, _ in steps) and any("/healthz" in rest for _, rest in steps)
 
 
 def docker_works() -> bool:

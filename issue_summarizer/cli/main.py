@@ -21,6 +21,7 @@ from issue_summarizer.cli import (
     embed,
     evaluate,
     prepare,
+    serve,
     similar,
     summarize,
     train,
@@ -47,6 +48,7 @@ COMMANDS = (
     similar,
     train_embedding,
     warm_cache,
+    serve,
     action,
 )
 

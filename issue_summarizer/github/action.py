@@ -255,6 +255,20 @@ def find_sticky_comment(api: IssueApi, number: int) -> ExistingComment | None:
     return None
 
 
+def apply_check(api: IssueApi, event: IssueEvent, inputs: ActionInputs, verdict: Verdict) -> Plan:
+    """Find the sticky comment, plan, and make the planned calls: the core the Action and the
+    GitHub App webhook share. Raises `GitHubError` (or `GitHubConfigurationError`) when a call fails."""
+    existing = find_sticky_comment(api, event.number)
+    actions = plan(event, inputs, verdict, existing)
+    if actions.set_title is not None:
+        api.set_title(event.number, actions.set_title)
+    if actions.create_comment is not None:
+        api.create_comment(event.number, actions.create_comment)
+    if actions.update_comment is not None:
+        api.update_comment(*actions.update_comment)
+    return actions
+
+
 def write_outputs(path: str | None, outputs: Mapping[str, str]) -> None:
     """Append outputs to `GITHUB_OUTPUT` in its multi-line form, so that no value can inject another."""
     if not path:
@@ -352,14 +366,7 @@ def run(
         return 0
     api = IssueApi(settings, event.repository, **({"sleep": sleep} if sleep else {}))
     try:
-        existing = find_sticky_comment(api, event.number)
-        actions = plan(event, inputs, verdict, existing)
-        if actions.set_title is not None:
-            api.set_title(event.number, actions.set_title)
-        if actions.create_comment is not None:
-            api.create_comment(event.number, actions.create_comment)
-        if actions.update_comment is not None:
-            api.update_comment(*actions.update_comment)
+        actions = apply_check(api, event, inputs, verdict)
     except GitHubConfigurationError as error:
         log(f"::error::{error}")
         return 1

@@ -1,0 +1,256 @@
+"""The HTTP API: titles, title checks, health, metrics and the GitHub App webhook, with FastAPI.
+
+    python -m issue_summarizer serve --model model --host 127.0.0.1 --port 8000
+
+Routes (OpenAPI documentation at `/docs`):
+
+- `POST /v1/titles`: `{"body": "..."}` answers `{"title": ..., "confidence": ..., "problem": null}`;
+  `{"bodies": ["...", ...]}` answers `{"titles": [{"title", "confidence", "problem"}, ...]}`, in
+  order. `problem` says why a row has no title (empty, binary), or flags one with nothing to title.
+- `POST /v1/check`: `{"title": "...", "body": "..."}` answers what `check` writes: `verdict`,
+  `reasons`, `suggested_title`, `confidence`, `problem`.
+- `GET /healthz`: the process is up. `GET /readyz`: the model is loaded (503 until then).
+- `GET /metrics`: Prometheus text: requests by route and status, latency, batch sizes, queue depth.
+- `POST /github/webhook`: a GitHub App's events (`service/webhook.py`), when the app is configured.
+
+Every failure is an answer with a JSON `error` and never a traceback or a server path: 413 for
+a body over `ServiceSettings.max_body_chars` (or a request over `max_request_bytes`), 422 for
+malformed JSON or a missing field (named), 503 with `Retry-After` while the model loads or when
+the queue is full, 504 when a request waits longer than `request_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from issue_summarizer.data.input_checks import MAX_BODY_CHARS
+from issue_summarizer.service.batching import Overloaded
+from issue_summarizer.service.metrics import ServiceMetrics
+
+logger = logging.getLogger("issue_summarizer.service")
+# Bodies one request may carry: a client titling more sends several requests, which batch anyway.
+MAX_BODIES = 256
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Limits of the HTTP layer; batching has its own (`BatchingSettings`)."""
+
+    # The CLI reads at most this many characters of a body; the service refuses more (413)
+    # rather than silently cutting what a client sent.
+    max_body_chars: int = MAX_BODY_CHARS
+    # A request larger than this is refused before it is read: MAX_BODIES bodies at the limit.
+    max_request_bytes: int = 4 * MAX_BODY_CHARS * 8
+    # How long a request may wait for its titles, queue included, before 504.
+    request_timeout: float = 30.0
+    # Seconds a client is asked to wait while the model loads.
+    loading_retry_after: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_body_chars < 1 or self.max_request_bytes < 1 or not self.request_timeout > 0:
+            raise ValueError("the service's limits must be positive")
+
+
+class TitlesRequest(BaseModel):
+    """Either one `body` or a list of `bodies`."""
+
+    model_config = ConfigDict(extra="forbid")
+    body: str | None = Field(default=None, description="One issue body.")
+    bodies: list[str] | None = Field(default=None, description=f"Up to {MAX_BODIES} issue bodies.")
+
+    @model_validator(mode="after")
+    def one_of_body_or_bodies(self) -> TitlesRequest:
+        if (self.body is None) == (self.bodies is None):
+            raise ValueError("give either 'body' (one issue) or 'bodies' (a list), not both or neither")
+        if self.bodies is not None and not 1 <= len(self.bodies) <= MAX_BODIES:
+            raise ValueError(f"'bodies' must hold 1 to {MAX_BODIES} bodies")
+        return self
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(description="The issue's title as its author wrote it.")
+    body: str = Field(description="The issue's body.")
+
+
+class TitleOut(BaseModel):
+    title: str | None
+    confidence: float | None
+    problem: str | None
+
+
+class TitlesOut(BaseModel):
+    titles: list[TitleOut]
+
+
+class CheckOut(BaseModel):
+    verdict: str
+    reasons: list[str]
+    suggested_title: str | None
+    confidence: float | None
+    problem: str | None
+
+
+class HttpProblem(Exception):
+    """An answer other than 200, with a message for the client and optional headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+@dataclass
+class ServiceState:
+    backend: object  # LocalBackend, or the Ray deployment's backend
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    webhook: object | None = None  # service.webhook.WebhookHandler
+
+
+def _describe_validation(error: RequestValidationError) -> str:
+    """FastAPI's validation errors as one sentence naming the fields."""
+    parts = []
+    for item in error.errors():
+        # The location starts with where the field is ("body" of the request): the rest names the field.
+        where = list(item.get("loc", ()))
+        location = ".".join(str(part) for part in (where[1:] if where[:1] == ["body"] else where))
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        if item.get("type") == "json_invalid":
+            return "the request body is not valid JSON"
+        parts.append(f"{location or 'request'}: {message}" if location else message)
+    return "; ".join(parts) or "the request is malformed"
+
+
+def create_app(state: ServiceState, load_in_background: bool = True) -> FastAPI:
+    """The FastAPI application over `state.backend`; with `load_in_background`, the backend's model
+    loads in a thread at start-up while `/healthz` already answers."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loading = None
+        if load_in_background and hasattr(state.backend, "load"):
+            loading = asyncio.get_running_loop().run_in_executor(None, state.backend.load)
+        if state.webhook is not None:
+            state.webhook.start()
+        try:
+            yield
+        finally:
+            if state.webhook is not None:
+                await state.webhook.stop()
+            if hasattr(state.backend, "close"):
+                await state.backend.close()
+            if loading is not None and not loading.done():
+                loading.cancel()
+
+    app = FastAPI(
+        title="Issue Summarizer",
+        version="1",
+        description="Titles for GitHub issues from their bodies, and a check of the titles people wrote.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    metrics = state.metrics
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > state.settings.max_request_bytes:
+            response = JSONResponse(
+                {"error": f"the request is over {state.settings.max_request_bytes:,} bytes"}, status_code=413
+            )
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # Logged here, answered without a traceback or a path.
+                logger.exception("unhandled error on %s", request.url.path)
+                response = JSONResponse({"error": "internal error"}, status_code=500)
+        route = request.scope.get("route")
+        name = getattr(route, "path", None) or "unmatched"
+        metrics.observe(name, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(HttpProblem)
+    async def problem(request: Request, error: HttpProblem):
+        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        return JSONResponse({"error": _describe_validation(error)}, status_code=422)
+
+    def backend():
+        if getattr(state.backend, "error", None):
+            raise HttpProblem(503, "the model could not be loaded; see the server's log")
+        if not state.backend.ready:
+            retry = str(state.settings.loading_retry_after)
+            raise HttpProblem(503, "the model is still loading", {"Retry-After": retry})
+        return state.backend
+
+    def check_sizes(bodies: list[str]) -> None:
+        for position, body in enumerate(bodies):
+            if len(body) > state.settings.max_body_chars:
+                where = f"body {position + 1}" if len(bodies) > 1 else "the body"
+                raise HttpProblem(
+                    413, f"{where} is {len(body):,} characters; the limit is {state.settings.max_body_chars:,}"
+                )
+
+    async def answer(call):
+        try:
+            return await call
+        except Overloaded as error:
+            raise HttpProblem(503, str(error), {"Retry-After": str(error.retry_after)}) from None
+        except TimeoutError:
+            raise HttpProblem(504, f"no answer within {state.settings.request_timeout:g} s; try again later") from None
+
+    @app.post("/v1/titles", response_model=TitleOut | TitlesOut, summary="Titles for one body or a list")
+    async def titles(request: TitlesRequest):
+        bodies = [request.body] if request.body is not None else list(request.bodies)
+        check_sizes(bodies)
+        model = backend()
+        answers = await answer(model.titles(bodies, timeout=state.settings.request_timeout))
+        if request.body is not None:
+            return answers[0].to_json()
+        return {"titles": [item.to_json() for item in answers]}
+
+    @app.post("/v1/check", response_model=CheckOut, summary="Is the title fine, vague or off topic?")
+    async def check(request: CheckRequest):
+        check_sizes([request.body])
+        model = backend()
+        [result] = await answer(model.checks([(request.title, request.body)], timeout=state.settings.request_timeout))
+        return result.to_json()
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="The model is loaded")
+    async def readyz():
+        if getattr(state.backend, "error", None):
+            return JSONResponse({"status": "failed", "error": "the model could not be loaded"}, status_code=503)
+        if not state.backend.ready:
+            return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "5"})
+        return {"status": "ready"}
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def prometheus():
+        metrics.queue_depth.set(getattr(state.backend, "queue_depth", 0))
+        body, content_type = metrics.render()
+        return PlainTextResponse(body, media_type=content_type)
+
+    if state.webhook is not None:
+
+        @app.post("/github/webhook", summary="GitHub App events (issues opened and edited)")
+        async def webhook(request: Request):
+            status, message = await state.webhook.receive(request.headers, await request.body())
+            return JSONResponse({"status": message} if status < 400 else {"error": message}, status_code=status)
+
+    return app

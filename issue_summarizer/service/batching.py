@@ -1,0 +1,155 @@
+"""Dynamic batching: requests that arrive together are decoded together.
+
+Batched decoding titles several times more issues a second than decoding one at a time, but a
+server gets one request at a time. `DynamicBatcher` holds each request's items in a bounded queue
+and a single worker takes them in batches: it waits for the first item, then gathers more for at
+most `max_wait` seconds or until `max_batch` items, and runs the batch in a worker thread, so the
+event loop keeps answering (health checks included) while the model decodes.
+
+- The queue is bounded (`max_queue` items): a request that would overflow it is refused at once
+  with `Overloaded`, which the API answers with 503 and `Retry-After`, so memory stays flat
+  however many clients push.
+- A request that waits longer than its timeout is answered with `TimeoutError`; its items that
+  were not yet decoded are dropped from later batches rather than decoded for no one.
+- Items come back in their request's order, and an item's result never depends on its
+  batch-mates (`Summarizer` decodes each body alone within a batch).
+
+The model is not thread-safe for concurrent calls, so every batcher of one server shares one
+single-thread executor (`ThreadPoolExecutor(max_workers=1)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Overloaded(RuntimeError):
+    """The queue is full: the caller should come back after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the server is busy; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class BatchingSettings:
+    """How requests are gathered into batches. Defaults measured in bench/service.py on 2 cores."""
+
+    # The most items decoded together: past 32 the batch takes longer than a client waits
+    # without gaining titles a second (bench/README.md, the summarize batch-size table).
+    max_batch: int = 32
+    # How long the first item of a batch waits for company. A few milliseconds cost a lone
+    # request nothing noticeable and let concurrent requests share a batch.
+    max_wait: float = 0.005
+    # Items waiting beyond which new requests are refused with 503: about 8 batches of work, a
+    # few seconds at most, so a refused client learns at once instead of timing out.
+    max_queue: int = 256
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1 or self.max_queue < 1:
+            raise ValueError("max_batch and max_queue must be at least 1")
+        if self.max_wait < 0:
+            raise ValueError(f"max_wait must be 0 or more seconds, got {self.max_wait}")
+
+
+class DynamicBatcher(Generic[Item, Result]):
+    """Gathers items from concurrent requests into batches for `process` (items → results, in order)."""
+
+    def __init__(
+        self,
+        process: Callable[[list[Item]], list[Result]],
+        settings: BatchingSettings,
+        executor: Executor,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.process = process
+        self.settings = settings
+        self.executor = executor
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] | None = None
+        self._worker: asyncio.Task | None = None
+        self._pending = 0  # items queued or being decoded
+
+    @property
+    def depth(self) -> int:
+        """Items waiting or being decoded now."""
+        return self._pending
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+
+    async def submit(self, items: Sequence[Item], timeout: float | None = None) -> list[Result]:
+        """The results of `items`, decoded in batches with other requests' items.
+
+        Raises `Overloaded` when the queue cannot take them all, and `TimeoutError` after `timeout` seconds.
+        """
+        self.start()
+        if self._pending + len(items) > self.settings.max_queue:
+            raise Overloaded(self._retry_after())
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        self._pending += len(items)
+        for item, future in zip(items, futures, strict=True):
+            self._queue.put_nowait((item, future))
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+        except (TimeoutError, asyncio.CancelledError):
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _retry_after(self) -> int:
+        """Seconds until the queue has room: the batches ahead, at about a second each, at least 1."""
+        return max(1, round(self._pending / max(self.settings.max_batch, 1)))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = time.monotonic() + self.settings.max_wait
+            while len(batch) < self.settings.max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            # Items whose request timed out or went away are not decoded.
+            live = [(item, future) for item, future in batch if not future.done()]
+            self._pending -= len(batch) - len(live)
+            if not live:
+                continue
+            if self.on_batch:
+                self.on_batch(len(live))
+            try:
+                results = await loop.run_in_executor(self.executor, self.process, [item for item, _ in live])
+            except Exception as error:  # The batch failed: each waiting request gets the error, not a hang.
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for (_, future), result in zip(live, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+            finally:
+                self._pending -= len(live)
