@@ -40,9 +40,9 @@ from issue_summarizer.github.sticky_comment import (
     flagged_comment,
     resolved_comment,
 )
+from issue_summarizer.inference.title_check import DEFAULT_MIN_CONFIDENCE
 
 MODES = ("comment", "dry-run", "edit")
-DEFAULT_MIN_CONFIDENCE = 0.5
 MODEL_ENVIRONMENT_VARIABLE = "ISSUE_SUMMARIZER_MODEL"
 # The model shipped beside the package: /app/model in the image, model/ in a checkout.
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "model"

@@ -41,6 +41,8 @@ from issue_summarizer.text.title_form import FUNCTION_WORDS
 from issue_summarizer.text.title_tags import strip_title_tags
 
 VERDICTS = ("fine", "vague", "off_topic")
+# The least calibrated confidence a suggestion needs, unless a caller says otherwise.
+DEFAULT_MIN_CONFIDENCE = 0.5
 
 # Titles that issue templates and new-issue forms put in the title field, compared after
 # lower-casing and dropping everything but letters, digits and spaces. GitHub's own default
@@ -111,7 +113,7 @@ class CheckSettings:
     # only titles that the body hardly supports at all.
     max_likelihood_gap: float = 5.0
     # The least calibrated confidence a suggestion needs to be shown; below it, no suggestion.
-    min_confidence: float = 0.5
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
 
     def __post_init__(self) -> None:
         if self.min_content_words < 0:

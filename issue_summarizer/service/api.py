@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from issue_summarizer.data.input_checks import MAX_BODY_CHARS
+from issue_summarizer.inference.title_check import DEFAULT_MIN_CONFIDENCE
 from issue_summarizer.service.batching import Overloaded
 from issue_summarizer.service.metrics import ServiceMetrics
 
@@ -80,6 +81,9 @@ class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(description="The issue's title as its author wrote it.")
     body: str = Field(description="The issue's body.")
+    min_confidence: float = Field(
+        default=DEFAULT_MIN_CONFIDENCE, ge=0.0, le=1.0, description="Suggest a title only at this confidence or above."
+    )
 
 
 class TitleOut(BaseModel):
@@ -226,7 +230,8 @@ def create_app(state: ServiceState, load_in_background: bool = True) -> FastAPI:
         check_sizes([request.body])
         model = backend()
         [result] = await answer(model.checks([(request.title, request.body)], timeout=state.settings.request_timeout))
-        return result.to_json()
+        confident = result.confidence is not None and result.confidence >= request.min_confidence
+        return result.to_json() | ({} if confident else {"suggested_title": None})
 
     @app.get("/healthz", summary="The process is up")
     async def healthz():

@@ -75,13 +75,16 @@ class ModelWork:
         return answers
 
     def checks(self, pairs: list[tuple[str, str]]) -> list[CheckAnswer]:
-        from issue_summarizer.inference.title_check import check_titles
+        from issue_summarizer.inference.title_check import CheckSettings, check_titles
 
+        # Every flagged title's suggestion comes back with its confidence; the caller applies its
+        # own threshold (the request's, or the webhook's), so no threshold is fixed here.
         verdicts = check_titles(
             self.summarizer,
             [title for title, _ in pairs],
             [body for _, body in pairs],
             self.calibration,
+            CheckSettings(min_confidence=0.0),
             beam_width=self.beam_width,
         )
         return [

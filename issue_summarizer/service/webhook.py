@@ -24,8 +24,7 @@ Configuration (`webhook_from_environment`): `GITHUB_WEBHOOK_SECRET` turns the we
 `GITHUB_APP_ID` and `GITHUB_APP_PRIVATE_KEY` (PEM text) or `GITHUB_APP_PRIVATE_KEY_FILE` are
 required; `GITHUB_API_URL` (default https://api.github.com); `ISSUE_SUMMARIZER_WEBHOOK_MODE`:
 comment (default), edit or dry-run; `ISSUE_SUMMARIZER_MIN_CONFIDENCE` (0 to 1, default 0.5): the
-confidence a suggested title needs. The backend's check already withholds suggestions under 0.5,
-so a lower value acts as 0.5.
+confidence a suggested title needs (the backend returns every suggestion with its confidence).
 """
 
 from __future__ import annotations
