@@ -18,6 +18,7 @@ st.set_page_config(page_title="Issue Summarizer", page_icon=":material/summarize
 pages = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("app_pages/summarize.py", title="Summarize", icon=":material/edit_note:"),
+    st.Page("app_pages/title_check.py", title="Title check", icon=":material/spellcheck:"),
     st.Page("app_pages/holdout_browser.py", title="Holdout browser", icon=":material/fact_check:"),
     st.Page("app_pages/lengths.py", title="Lengths", icon=":material/straighten:"),
     st.Page("app_pages/similar_issues.py", title="Similar issues", icon=":material/scatter_plot:"),

@@ -213,3 +213,38 @@ def test_a_github_issue_url_is_fetched_and_titled(served_app):
             page.screenshot(path=str(SCREENSHOTS / "github_url.png"))
         finally:
             browser.close()
+
+
+def test_title_check_triages_a_repository_and_lists_its_vague_titles(served_app):
+    """The Title check page lists the open issues of a stub repository and shows its vague titles in the table."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.github_stub import LISTING_ITEMS, LISTING_PULLS, VAGUE_ISSUES
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1600})
+            page.goto(f"{served_app.url}/title_check")
+            wait_for_model(page)
+            page.get_by_role("tab", name="Triage a repository").click()
+            page.get_by_label("Repository", exact=True).fill("octo/triage")
+            page.get_by_role("button", name="Triage", exact=True).click()
+            result = page.locator(".st-key-triage_result")
+            fetched = f"Fetched {LISTING_ITEMS - len(LISTING_PULLS)} open issues of octo/triage"
+            expect(result).to_contain_text(fetched, timeout=120_000)
+            table = result.get_by_test_id("stDataFrame")
+            expect(table).to_be_visible()
+            # The grid draws on a canvas; the table inside the canvas holds the visible cells' text.
+            cells = table.locator("td[role='gridcell']")
+            for title, _ in VAGUE_ISSUES.values():
+                exactly = re.compile(rf"^\s*{re.escape(title.strip())}\s*$")
+                expect(cells.filter(has_text=exactly).first).to_be_attached()
+            expect(cells.filter(has_text=re.compile(r"^Vague$")).first).to_be_attached()
+            expect(
+                result.get_by_role("button", name=re.compile(r"^Download CSV of all \d+ checked issues"))
+            ).to_be_visible()
+            assert page.locator("[data-testid='stException']").count() == 0
+            page.screenshot(path=str(SCREENSHOTS / "title_check_triage.png"))
+        finally:
+            browser.close()
