@@ -127,6 +127,10 @@ class DynamicBatcher(Generic[Item, Result]):
             batch = [await self._queue.get()]
             deadline = time.monotonic() + self.settings.max_wait
             while len(batch) < self.settings.max_batch:
+                # What is already waiting joins the batch at once, whatever `max_wait` says.
+                if not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -220,8 +221,13 @@ def start_serve(host: str, port: int, address: str | None = None, timeout: float
     serve.start(http_options=http_options, logging_config={"log_level": "WARNING", "enable_access_log": False})
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve_with_ray(args, batching: BatchingSettings, webhook=None) -> None:
-    """Deploy on Ray Serve at `args.host:args.port` and block until interrupted (Ctrl-C)."""
+    """Deploy on Ray Serve at `args.host:args.port` and block until interrupted (Ctrl-C, or SIGTERM as
+    from `docker stop`), then take the application down: Ray too when it was started here."""
     import ray
     from ray import serve
 
@@ -230,14 +236,15 @@ def serve_with_ray(args, batching: BatchingSettings, webhook=None) -> None:
     if webhook is not None:
         logger.warning("the GitHub App webhook is served by the local engine only; run `serve` without --engine ray")
     start_serve(args.host, args.port, args.address, args.timeout)
-    application = build_deployment(args.model, batching, args.beam_width, args.replicas, args.timeout)
-    serve.run(application, name=APP_NAME, route_prefix="/")
-    replicas = f"{args.replicas} replica{'s' if args.replicas != 1 else ''}"
-    print(
-        f"serving {args.model} on http://{args.host}:{args.port} with Ray Serve, {replicas} (docs at /docs)",
-        file=sys.stderr,
-    )
+    signal.signal(signal.SIGTERM, _interrupted)  # After ray.init, which sets a handler of its own.
     try:
+        application = build_deployment(args.model, batching, args.beam_width, args.replicas, args.timeout)
+        serve.run(application, name=APP_NAME, route_prefix="/")
+        replicas = f"{args.replicas} replica{'s' if args.replicas != 1 else ''}"
+        print(
+            f"serving {args.model} on http://{args.host}:{args.port} with Ray Serve, {replicas} (docs at /docs)",
+            file=sys.stderr,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -246,5 +253,4 @@ def serve_with_ray(args, batching: BatchingSettings, webhook=None) -> None:
         if args.address:
             serve.delete(APP_NAME)  # Leave the cluster as it was, less this application.
         else:
-            serve.shutdown()
-            ray.shutdown()
+            ray.shutdown()  # Serve's actors with it (serve.shutdown first only logs Ray's retries).
