@@ -189,3 +189,25 @@ def embed_file(args) -> None:
     finally:
         writer.close()
     writer.report(args.input, row)
+    write_sparse_index(output, args.input, args.preset, mapping, args.chunk_rows)
+
+
+def write_sparse_index(
+    output: Path, source: str | Path, preset: str | None, mapping: dict[str, str] | None, chunk_rows: int
+) -> Path | None:
+    """Save the TF-IDF index of the embedded rows beside the vectors file (`SparseIndex.beside`), so
+    that the Similar issues page searches the file by words as well as by meaning. An input in
+    object storage is read by Ray's workers, not here, so it gets no index (the page then says so)."""
+    import time
+
+    from issue_summarizer.scale.similarity import SparseIndex, sparse_index_for_vectors
+
+    if "://" in str(source):
+        print(f"{output}: no word index written for an input in object storage", file=sys.stderr)
+        return None
+    started = time.perf_counter()
+    path = sparse_index_for_vectors(output, source, preset, mapping, chunk_rows=max(chunk_rows, 10_000)).save(
+        SparseIndex.beside(output)
+    )
+    print(f"wrote the word index {path} ({time.perf_counter() - started:.1f} s)")
+    return path

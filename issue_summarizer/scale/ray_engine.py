@@ -46,7 +46,12 @@ from issue_summarizer.scale.batch import (
     summarize_frame,
     untitled_rows,
 )
-from issue_summarizer.scale.embedding_file import check_embeddings_output, embeddable_rows, row_numbers
+from issue_summarizer.scale.embedding_file import (
+    check_embeddings_output,
+    embeddable_rows,
+    row_numbers,
+    write_sparse_index,
+)
 
 # Rows per actor call: large enough that Ray's per-task overhead (milliseconds) is small next
 # to titling them (seconds), small enough to spread a file over many actors.
@@ -264,3 +269,4 @@ def embed_with_ray(args) -> None:
     finally:
         writer.close()
     writer.report(args.input, row)
+    write_sparse_index(output, args.input, args.preset, mapping, 10_000)

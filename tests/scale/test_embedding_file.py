@@ -9,6 +9,7 @@ import pytest
 from issue_summarizer.cli.main import main
 from issue_summarizer.inference.summarizer import Summarizer
 from issue_summarizer.scale.embedding_file import read_vectors
+from issue_summarizer.scale.similarity import SparseIndex
 from tests.conftest import make_rows
 
 pytestmark = pytest.mark.slow
@@ -33,6 +34,14 @@ def test_embed_streams_every_row_with_a_body_and_the_vectors_match(trained_tiny_
     assert frame["title"].tolist() == rows.drop(index=[4, 9])["title"].tolist()
     expected = Summarizer.load(trained_tiny_model).embed(rows.drop(index=[4, 9])["body"].tolist())
     assert vectors.dtype == np.float32 and np.allclose(vectors, expected, atol=1e-5)
+    # The word index of the same rows lies beside the vectors, so the Similar issues page's search
+    # of this file is hybrid; it is refused for another file's rows.
+    index_path = SparseIndex.beside(output)
+    assert "wrote the word index" in captured.out and index_path.is_file()
+    index = SparseIndex.load(index_path, rows=frame["row"].to_numpy())
+    assert len(index) == 28
+    with pytest.raises(ValueError, match="other rows"):
+        SparseIndex.load(index_path, rows=frame["row"].to_numpy()[:-1])
 
 
 def test_embed_refuses_other_outputs_and_files_without_vectors(trained_tiny_model, tmp_path, capsys):
