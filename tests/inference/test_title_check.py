@@ -30,7 +30,19 @@ OTHER_BODY = (
 
 
 @pytest.mark.parametrize(
-    "title", ["Bug report", "bug report", "[Bug]: ", "[Feature Request]:", "Feature request", "🐛 Bug Report", "  "]
+    "title",
+    [
+        "Bug report",
+        "bug report",
+        "[Bug]: ",
+        "[Feature Request]:",
+        "Feature request",
+        "🐛 Bug Report",
+        "  ",
+        "[Bug]: Bug title",
+        "[UI]:",
+        "[Bug] [UI] Bug report",
+    ],
 )
 def test_template_defaults_are_vague(title):
     assert is_template_title(title)
@@ -55,7 +67,13 @@ def test_short_and_generic_titles(title, short, generic):
 
 @pytest.mark.parametrize(
     "title",
-    ["Memory leak in the data loader on GPU", "[Bug] Sidebar flickers on resize", "fix(parser): crash on empty input"],
+    [
+        "Memory leak in the data loader on GPU",
+        "[Bug] Sidebar flickers on resize",
+        "fix(parser): crash on empty input",
+        "[Bug]: crash when saving a file",
+        "Docs: fix the typo in the install guide",
+    ],
 )
 def test_titles_that_say_what_is_wrong_pass_the_title_rules(title):
     assert not is_template_title(title) and title_reasons(title, CheckSettings()) == []
