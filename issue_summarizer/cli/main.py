@@ -30,7 +30,7 @@ from issue_summarizer.cli import (
     warm_cache,
 )
 from issue_summarizer.cli.arguments import Parser
-from issue_summarizer.cli.quiet_imports import quiet_tensorflow_start_up
+from issue_summarizer.quiet_imports import quiet_tensorflow_start_up
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # In the order `--help` lists them: the flow from data to model to titles, then the app's cache.

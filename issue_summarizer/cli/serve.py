@@ -55,7 +55,7 @@ def add_parser(commands) -> None:
         "--max-wait-ms",
         type=non_negative_float,
         default=defaults.max_wait * 1000,
-        help="how long a request waits for others to share its batch, in milliseconds",
+        help="the longest gap between requests gathered into one batch once several clients send, in ms",
     )
     parser.add_argument(
         "--max-queue",

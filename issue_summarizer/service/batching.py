@@ -2,9 +2,10 @@
 
 Batched decoding titles several times more issues a second than decoding one at a time, but a
 server gets one request at a time. `DynamicBatcher` holds each request's items in a bounded queue
-and a single worker takes them in batches: it waits for the first item, then gathers more for at
-most `max_wait` seconds or until `max_batch` items, and runs the batch in a worker thread, so the
-event loop keeps answering (health checks included) while the model decodes.
+and a single worker takes them in batches: it waits for the first item, takes whatever else is
+waiting, and, when several clients are sending, keeps gathering while items arrive at most
+`max_wait` apart (for at most 4 × `max_wait`) or until `max_batch` items. It runs the batch in a
+worker thread, so the event loop keeps answering (health checks included) while the model decodes.
 
 - The queue is bounded (`max_queue` items): a request that would overflow it is refused at once
   with `Overloaded`, which the API answers with 503 and `Retry-After`, so memory stays flat
@@ -46,9 +47,10 @@ class BatchingSettings:
     # The most items decoded together: past 32 the batch takes longer than a client waits
     # without gaining titles a second (bench/README.md, the summarize batch-size table).
     max_batch: int = 32
-    # How long the first item of a batch waits for company. A few milliseconds cost a lone
-    # request nothing noticeable and let concurrent requests share a batch.
-    max_wait: float = 0.005
+    # How long a batch waits for the next item once several clients are sending (a lone client
+    # is never kept waiting), and a quarter of the longest it gathers. Measured in
+    # bench/service.py: see docs/service.md.
+    max_wait: float = 0.02
     # Items waiting beyond which new requests are refused with 503: about 8 batches of work, a
     # few seconds at most, so a refused client learns at once instead of timing out.
     max_queue: int = 256
@@ -123,21 +125,28 @@ class DynamicBatcher(Generic[Item, Result]):
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        previous = 1
         while True:
             batch = [await self._queue.get()]
-            deadline = time.monotonic() + self.settings.max_wait
+            # A lone client (the last batch held one item and nothing else waits) is decoded at
+            # once. Otherwise the batch waits for company, as long as items keep coming at most
+            # `max_wait` apart: clients answered by the last batch send their next request a few
+            # milliseconds later, and without the wait the clients split into two groups that
+            # take turns in half-size batches.
+            wait_for_more = previous > 1 or not self._queue.empty()
+            stop_at = time.monotonic() + 4 * self.settings.max_wait
             while len(batch) < self.settings.max_batch:
-                # What is already waiting joins the batch at once, whatever `max_wait` says.
                 if not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                     continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                remaining = min(self.settings.max_wait, stop_at - time.monotonic())
+                if not wait_for_more or remaining <= 0:
                     break
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:
                     break
+            previous = len(batch)
             # Items whose request timed out or went away are not decoded.
             live = [(item, future) for item, future in batch if not future.done()]
             self._pending -= len(batch) - len(live)

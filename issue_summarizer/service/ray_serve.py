@@ -22,15 +22,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import signal
 import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
+from issue_summarizer.quiet_imports import quiet_tensorflow_start_up
 from issue_summarizer.service.api import ServiceSettings, ServiceState, create_app
 from issue_summarizer.service.backend import CheckAnswer, ModelWork, TitleAnswer
 from issue_summarizer.service.batching import BatchingSettings, Overloaded
@@ -41,22 +40,6 @@ APP_NAME = "issue-summarizer"
 # Constructor failures (a model that cannot load) before Serve gives up on the deployment,
 # rather than Ray's default of loading TensorFlow twenty times over.
 CONSTRUCTOR_RETRIES = 2
-
-
-@contextmanager
-def _stderr_silenced():
-    """File descriptor 2 to /dev/null: TensorFlow's native libraries log through absl before it is
-    initialized ("All log messages before absl::InitializeLog() ...", "oneDNN custom operations are
-    on ..."), which TF_CPP_MIN_LOG_LEVEL does not reach; the command line hides the same lines."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def concurrent_batches(batching: BatchingSettings) -> int:
@@ -166,8 +149,8 @@ def _deployment_class(batching: BatchingSettings):
         """One replica: the model, its backend and the FastAPI application over them."""
 
         def __init__(self, model_directory: str, batching: BatchingSettings, beam_width, timeout: float) -> None:
-            with _stderr_silenced():  # Only the import: a model that fails to load still says why.
-                import keras  # noqa: F401
+            # Only the import is silenced: a model that fails to load still says why.
+            quiet_tensorflow_start_up()
 
             metrics = ServiceMetrics()
             backend = RayBackend(ModelWork(model_directory, beam_width), batching, metrics.observe_batch)

@@ -2,7 +2,8 @@
 
 Those lines ("oneDNN custom operations are on ...", absl's "All log messages before
 absl::InitializeLog() ...") would otherwise come before a command's own output or its one
-`error:` line. The command line installs this hook before it runs a command.
+`error:` line. The command line installs this hook before it runs a command, and each Ray Serve
+replica before it loads the model. It sits under every step of the package, as it imports none.
 """
 
 from __future__ import annotations
