@@ -67,6 +67,9 @@ class FakeGitHub(ThreadingHTTPServer):
         # Issue comments by (repository, issue number), for the action's sticky comment; tests
         # may seed them. Comment ids count up from 1000.
         self.comments: dict[tuple[str, int], list[dict]] = {}
+        # Issues as they are now, by (repository, number), for a read before the action edits a
+        # title; tests seed them, and a PATCH of the title changes them.
+        self.issues: dict[tuple[str, int], dict] = {}
         self.next_comment_id = 1000
         # Answers queued for write requests by (method, path): each is used once, before the
         # normal answer (a 429 then success, a 403 for a token without write permission).
@@ -81,6 +84,7 @@ class FakeGitHub(ThreadingHTTPServer):
             self.requests.clear()
             self.hits.clear()
             self.comments.clear()
+            self.issues.clear()
             self.queued.clear()
 
     def writes(self) -> list[tuple[str, str, object]]:
@@ -331,6 +335,11 @@ class FakeGitHubHandler(BaseHTTPRequestHandler):
                 listed = list(self.server.comments.get(key, []))
             self._send(*json_answer(200, listed))
             return
+        if match and (match.group(1), int(match.group(2))) in self.server.issues:
+            with self.server.lock:
+                current = dict(self.server.issues[(match.group(1), int(match.group(2)))])
+            self._send(*json_answer(200, current))
+            return
         if match:
             status, headers, body = answer(match.group(1), int(match.group(2)), hits)
         else:
@@ -368,6 +377,9 @@ class FakeGitHubHandler(BaseHTTPRequestHandler):
                             return
                 reply = error_answer(404, "Not Found")
             elif issue and self.command == "PATCH" and isinstance(body, dict):
+                key = (issue.group(1), int(issue.group(2)))
+                if key in self.server.issues:
+                    self.server.issues[key].update(body)
                 reply = json_answer(200, ISSUE | {"number": int(issue.group(2))} | body)
             elif self.command == "POST" and _ACCESS_TOKENS.fullmatch(self.path):
                 # A GitHub App's JWT bought an installation token: one an hour, as GitHub's.

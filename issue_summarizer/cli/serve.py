@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> None:
 
     if args.beam_width is not None:
         check_beam_width(args.beam_width)
+    if args.engine != "ray" and (args.address is not None or args.replicas != 1):
+        raise ValueError("--address and --replicas need --engine ray")
     check_model_directory(args.model)
     batching = BatchingSettings(max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, max_queue=args.max_queue)
     # Read before the model loads, so that a misconfigured App fails at once; the backend comes later.

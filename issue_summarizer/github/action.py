@@ -35,6 +35,7 @@ from pathlib import Path
 from issue_summarizer.github.client import GitHubError, GitHubSettings
 from issue_summarizer.github.rest import GitHubConfigurationError, IssueApi
 from issue_summarizer.github.sticky_comment import (
+    MARKER,
     CommentState,
     edited_comment,
     flagged_comment,
@@ -84,9 +85,12 @@ class ActionInputs:
             raise ActionConfigurationError(f"input min-confidence must be a number from 0 to 1, not {text!r}") from None
         if not 0.0 <= min_confidence <= 1.0:
             raise ActionConfigurationError(f"input min-confidence must lie between 0 and 1, got {min_confidence}")
-        users = read("exempt-users").replace("\n", ",").split(",")
-        exempt = frozenset(user.strip().lstrip("@").lower() for user in users if user.strip())
-        return cls(mode, min_confidence, read("skip-label"), exempt)
+        return cls(mode, min_confidence, read("skip-label"), parse_logins(read("exempt-users")))
+
+
+def parse_logins(text: str) -> frozenset[str]:
+    """Logins from a comma- or line-separated list, with or without "@", lower-cased (GitHub's are case-blind)."""
+    return frozenset(user.strip().lstrip("@").lower() for user in text.replace("\n", ",").split(",") if user.strip())
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class IssueEvent:
     sender: str
     sender_is_bot: bool
     is_pull_request: bool
+    author_is_bot: bool = False
     title_changed_from: str | None = None
     body_changed: bool = False
 
@@ -148,6 +153,7 @@ def parse_event(name: str, payload: object) -> IssueEvent:
         is_pull_request=name.startswith("pull_request") or "pull_request" in issue,
         title_changed_from=_text(title_change.get("from")) if title_change is not None else None,
         body_changed=isinstance(changes.get("body"), dict),
+        author_is_bot=user.get("type") == "Bot" or _text(user.get("login")).endswith("[bot]"),
     )
 
 
@@ -161,6 +167,9 @@ def skip_reason(event: IssueEvent, inputs: ActionInputs) -> str | None:
         return f"the issue was {event.action or 'changed'}, not opened or edited"
     if event.sender_is_bot:
         return "sent by a bot"
+    if event.author_is_bot:
+        # A bot's issue (a dependency dashboard, a release checklist) has the title its bot gives it.
+        return "opened by a bot"
     if event.state != "open":
         return "the issue is closed"
     if event.action == "edited" and event.title_changed_from is None and not event.body_changed:
@@ -203,8 +212,10 @@ def plan(event: IssueEvent, inputs: ActionInputs, verdict: Verdict, existing: Ex
     """What to do for an event the check did not skip (see the module's description)."""
     state = CommentState(**vars(existing.state)) if existing else CommentState()
     result = Plan()
-    if event.action == "edited" and event.title_changed_from is not None:
-        # Bots were skipped, so a person changed the title: from now on it is theirs.
+    own_edit = event.title_changed_from == state.edited_from and event.title == state.edited_to
+    if event.action == "edited" and event.title_changed_from is not None and not own_edit:
+        # Bots were skipped, and this is not the check's own edit: a person changed the title,
+        # and from now on it is theirs.
         state.human_edited = True
     flagged = verdict.verdict != "fine"
     body: str | None = None
@@ -247,11 +258,14 @@ def find_sticky_comment(api: IssueApi, number: int) -> ExistingComment | None:
     """The check's own comment: a bot's comment that carries the marker (a person quoting it does not count)."""
     for comment in api.comments(number):
         user = comment.get("user") if isinstance(comment.get("user"), dict) else {}
-        if user.get("type") != "Bot":
+        body = _text(comment.get("body"))
+        # The check's comments start with the marker; another bot quoting an issue that holds
+        # the marker somewhere in its text does not make that bot's comment the check's.
+        if user.get("type") != "Bot" or not body.startswith(MARKER):
             continue
-        state = CommentState.from_comment(_text(comment.get("body")))
+        state = CommentState.from_comment(body)
         if state is not None and isinstance(comment.get("id"), int):
-            return ExistingComment(comment["id"], _text(comment.get("body")), state)
+            return ExistingComment(comment["id"], body, state)
     return None
 
 
@@ -260,6 +274,12 @@ def apply_check(api: IssueApi, event: IssueEvent, inputs: ActionInputs, verdict:
     GitHub App webhook share. Raises `GitHubError` (or `GitHubConfigurationError`) when a call fails."""
     existing = find_sticky_comment(api, event.number)
     actions = plan(event, inputs, verdict, existing)
+    if actions.set_title is not None:
+        # The event may be minutes old: if its author has changed the title (or closed the
+        # issue) meanwhile, the person's version stands, and the newer event is checked on its own.
+        current = api.issue(event.number)
+        if current.get("title") != event.title or current.get("state", "open") != "open":
+            return Plan(notes=["the issue changed since this event; nothing done (the newer event is checked)"])
     if actions.set_title is not None:
         api.set_title(event.number, actions.set_title)
     if actions.create_comment is not None:

@@ -36,6 +36,13 @@ COMMENTS_PER_PAGE = 100
 MAX_COMMENT_PAGES = 10
 
 
+def _json(response: requests.Response, what: str) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        raise GitHubError(f"GitHub answered {what} with something that is not JSON") from None
+
+
 class GitHubConfigurationError(GitHubError):
     """A refusal only the workflow's owner can fix: a bad token, or one without write permission."""
 
@@ -55,22 +62,30 @@ class IssueApi:
         url = f"{self._base()}/issues/{number}/comments?per_page={COMMENTS_PER_PAGE}"
         for _ in range(MAX_COMMENT_PAGES):
             response = self._request("GET", url)
-            listed = response.json()
+            listed = _json(response, f"the comments of issue #{number}")
             if not isinstance(listed, list):
                 raise GitHubError(f"GitHub answered the comments of issue #{number} with something not a list")
             yield from (item for item in listed if isinstance(item, dict))
             url = response.links.get("next", {}).get("url")
-            if not url:
+            # The token goes only to the API it was given for, whatever a Link header says.
+            if not url or not url.startswith(self.settings.api_url + "/"):
                 return
 
-    def create_comment(self, number: int, body: str) -> dict:
-        return self._request("POST", f"{self._base()}/issues/{number}/comments", {"body": body}).json()
+    def issue(self, number: int) -> dict:
+        """The issue as it is now (its title and state may have changed since the event was sent)."""
+        issue = _json(self._request("GET", f"{self._base()}/issues/{number}"), f"issue #{number}")
+        if not isinstance(issue, dict):
+            raise GitHubError(f"GitHub answered issue #{number} with something not an issue")
+        return issue
 
-    def update_comment(self, comment_id: int, body: str) -> dict:
-        return self._request("PATCH", f"{self._base()}/issues/comments/{comment_id}", {"body": body}).json()
+    def create_comment(self, number: int, body: str) -> None:
+        self._request("POST", f"{self._base()}/issues/{number}/comments", {"body": body})
 
-    def set_title(self, number: int, title: str) -> dict:
-        return self._request("PATCH", f"{self._base()}/issues/{number}", {"title": title}).json()
+    def update_comment(self, comment_id: int, body: str) -> None:
+        self._request("PATCH", f"{self._base()}/issues/comments/{comment_id}", {"body": body})
+
+    def set_title(self, number: int, title: str) -> None:
+        self._request("PATCH", f"{self._base()}/issues/{number}", {"title": title})
 
     def _base(self) -> str:
         return f"{self.settings.api_url}/repos/{self.repository}"

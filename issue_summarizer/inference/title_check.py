@@ -242,7 +242,8 @@ def verdict_of(reasons_vague: Sequence[str], reasons_off_topic: Sequence[str]) -
 
 
 def _same_title(first: str, second: str) -> bool:
-    return words(first) == words(second)
+    """Whether two titles say the same, tags aside ("[Bug] App crashes" and "app crashes")."""
+    return words(strip_title_tags(first)) == words(strip_title_tags(second))
 
 
 def check_titles(

@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from issue_summarizer.data.input_checks import MAX_BODY_CHARS
 from issue_summarizer.inference.title_check import DEFAULT_MIN_CONFIDENCE
@@ -49,8 +50,9 @@ class ServiceSettings:
     # The CLI reads at most this many characters of a body; the service refuses more (413)
     # rather than silently cutting what a client sent.
     max_body_chars: int = MAX_BODY_CHARS
-    # A request larger than this is refused before it is read: MAX_BODIES bodies at the limit.
-    max_request_bytes: int = 4 * MAX_BODY_CHARS * 8
+    # A request larger than this (3.2 MB: 32 bodies at the character limit, or 256 bodies of
+    # 12,500 characters) is refused before it is read; a client with more sends several requests.
+    max_request_bytes: int = 32 * MAX_BODY_CHARS
     # How long a request may wait for its titles, queue included, before 504.
     request_timeout: float = 30.0
     # Seconds a client is asked to wait while the model loads.
@@ -186,6 +188,11 @@ def create_app(state: ServiceState, load_in_background: bool = True) -> FastAPI:
     @app.exception_handler(HttpProblem)
     async def problem(request: Request, error: HttpProblem):
         return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        # An unknown route (404) or method (405) answers in the same shape as every other error.
+        return JSONResponse({"error": str(error.detail).lower()}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):

@@ -12,6 +12,7 @@ is titled and flagged, as `summarize` does.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from issue_summarizer.data.input_checks import InputError, check_body
 from issue_summarizer.service.batching import BatchingSettings, DynamicBatcher
+
+logger = logging.getLogger("issue_summarizer.service")
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,9 @@ class LocalBackend:
         """Load the model (seconds); `ready` turns true, or `error` says why it cannot."""
         try:
             self._work = ModelWork(self.model_directory, self.beam_width)
-        except (OSError, ValueError) as error:
-            self.error = str(error).splitlines()[0][:300]
+        except Exception as error:  # Any failure, so that /readyz says failed rather than loading for ever.
+            logger.error("cannot load the model from %s: %s", self.model_directory, str(error).splitlines()[0][:300])
+            self.error = (str(error).splitlines() or [type(error).__name__])[0][:300]
         finally:
             self._loaded.set()
 

@@ -86,11 +86,14 @@ class DynamicBatcher(Generic[Item, Result]):
         return self._pending
 
     def start(self) -> None:
-        if self._worker is None:
-            self._queue = asyncio.Queue()
+        """Start the worker, or start it again if it ended (it never should: see `_run`)."""
+        if self._worker is None or self._worker.done():
+            if self._queue is None:
+                self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop the worker; requests still queued are cancelled, so that none waits for ever."""
         if self._worker is not None:
             self._worker.cancel()
             try:
@@ -98,6 +101,10 @@ class DynamicBatcher(Generic[Item, Result]):
             except asyncio.CancelledError:
                 pass
             self._worker = None
+        while self._queue is not None and not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            future.cancel()
+        self._pending = 0
 
     async def submit(self, items: Sequence[Item], timeout: float | None = None) -> list[Result]:
         """The results of `items`, decoded in batches with other requests' items.
@@ -127,42 +134,63 @@ class DynamicBatcher(Generic[Item, Result]):
         loop = asyncio.get_running_loop()
         previous = 1
         while True:
-            batch = [await self._queue.get()]
-            # A lone client (the last batch held one item and nothing else waits) is decoded at
-            # once. Otherwise the batch waits for company, as long as items keep coming at most
-            # `max_wait` apart: clients answered by the last batch send their next request a few
-            # milliseconds later, and without the wait the clients split into two groups that
-            # take turns in half-size batches.
-            wait_for_more = previous > 1 or not self._queue.empty()
-            stop_at = time.monotonic() + 4 * self.settings.max_wait
-            while len(batch) < self.settings.max_batch:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                remaining = min(self.settings.max_wait, stop_at - time.monotonic())
-                if not wait_for_more or remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            previous = len(batch)
-            # Items whose request timed out or went away are not decoded.
-            live = [(item, future) for item, future in batch if not future.done()]
-            self._pending -= len(batch) - len(live)
-            if not live:
+            batch: list[tuple[Item, asyncio.Future]] = []
+            try:
+                batch.append(await self._queue.get())
+                await self._gather(batch, wait_for_more=previous > 1 or not self._queue.empty())
+                previous = len(batch)
+                await self._decode(loop, batch)
+            except asyncio.CancelledError:
+                # Stopped: the requests of a batch in hand are cancelled, not left waiting.
+                for _, future in batch:
+                    future.cancel()
+                raise
+
+    async def _gather(self, batch: list[tuple[Item, asyncio.Future]], wait_for_more: bool) -> None:
+        """Add waiting items to `batch`, up to `max_batch`.
+
+        A lone client (the last batch held one item and nothing else waits) is decoded at once.
+        Otherwise the batch waits for company, as long as items keep coming at most `max_wait`
+        apart: clients answered by the last batch send their next request a few milliseconds
+        later, and without the wait the clients split into two groups that take turns in
+        half-size batches.
+        """
+        stop_at = time.monotonic() + 4 * self.settings.max_wait
+        while len(batch) < self.settings.max_batch:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
                 continue
+            remaining = min(self.settings.max_wait, stop_at - time.monotonic())
+            if not wait_for_more or remaining <= 0:
+                return
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                return
+
+    async def _decode(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Item, asyncio.Future]]) -> None:
+        """Decode one gathered batch and answer its requests, whatever happens: a failure of the
+        model (or of the callback, or a wrong number of results) is every waiting request's
+        error, never a worker that stops and leaves later requests to time out."""
+        # Items whose request timed out or went away are not decoded.
+        live = [(item, future) for item, future in batch if not future.done()]
+        self._pending -= len(batch) - len(live)
+        if not live:
+            return
+        try:
             if self.on_batch:
                 self.on_batch(len(live))
-            try:
-                results = await loop.run_in_executor(self.executor, self.process, [item for item, _ in live])
-            except Exception as error:  # The batch failed: each waiting request gets the error, not a hang.
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
-                for (_, future), result in zip(live, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-            finally:
-                self._pending -= len(live)
+            results = await loop.run_in_executor(self.executor, self.process, [item for item, _ in live])
+            if len(results) != len(live):
+                raise RuntimeError(f"the model answered {len(results)} items for a batch of {len(live)}")
+            for (_, future), result in zip(live, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # Each waiting request gets the error, not a hang.
+            for _, future in live:
+                if not future.done():
+                    future.set_exception(error)
+        finally:
+            self._pending -= len(live)

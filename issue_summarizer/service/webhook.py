@@ -24,7 +24,9 @@ Configuration (`webhook_from_environment`): `GITHUB_WEBHOOK_SECRET` turns the we
 `GITHUB_APP_ID` and `GITHUB_APP_PRIVATE_KEY` (PEM text) or `GITHUB_APP_PRIVATE_KEY_FILE` are
 required; `GITHUB_API_URL` (default https://api.github.com); `ISSUE_SUMMARIZER_WEBHOOK_MODE`:
 comment (default), edit or dry-run; `ISSUE_SUMMARIZER_MIN_CONFIDENCE` (0 to 1, default 0.5): the
-confidence a suggested title needs (the backend returns every suggestion with its confidence).
+confidence a suggested title needs (the backend returns every suggestion with its confidence);
+`ISSUE_SUMMARIZER_SKIP_LABEL` and `ISSUE_SUMMARIZER_EXEMPT_USERS`, as the Action's `skip-label` and
+`exempt-users`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from issue_summarizer.github.action import (
     Verdict,
     apply_check,
     parse_event,
+    parse_logins,
     skip_reason,
 )
 from issue_summarizer.github.client import (
@@ -73,6 +76,8 @@ PRIVATE_KEY_VARIABLE = "GITHUB_APP_PRIVATE_KEY"
 PRIVATE_KEY_FILE_VARIABLE = "GITHUB_APP_PRIVATE_KEY_FILE"
 MODE_VARIABLE = "ISSUE_SUMMARIZER_WEBHOOK_MODE"
 MIN_CONFIDENCE_VARIABLE = "ISSUE_SUMMARIZER_MIN_CONFIDENCE"
+SKIP_LABEL_VARIABLE = "ISSUE_SUMMARIZER_SKIP_LABEL"
+EXEMPT_USERS_VARIABLE = "ISSUE_SUMMARIZER_EXEMPT_USERS"
 
 # GitHub accepts an App's JWT for at most 10 minutes, and clocks drift: issued a minute ago, 9 minutes ahead.
 JWT_BACKDATE = 60
@@ -92,7 +97,7 @@ class WebhookSettings:
     inputs: ActionInputs = field(default_factory=ActionInputs)
     # Events waiting for the background task; a delivery beyond them gets 503 (GitHub can redeliver).
     max_queue: int = 100
-    # Delivery ids remembered to ignore redeliveries, oldest forgotten first.
+    # Delivery ids and body digests remembered to ignore redeliveries and replays, oldest forgotten first.
     max_deliveries: int = 10_000
     # Seconds an event waits for the model to load, and for its check.
     ready_timeout: float = 300.0
@@ -166,7 +171,10 @@ class WebhookHandler:
         if not self._signed(_header(headers, "X-Hub-Signature-256"), body):
             return 401, "missing or invalid X-Hub-Signature-256"
         delivery = _header(headers, "X-GitHub-Delivery").strip()
-        if delivery and delivery in self._deliveries:
+        # The signature covers the body only, not the delivery header: a captured delivery sent
+        # again under a new id is known by its body (GitHub's bodies differ from event to event).
+        seen = "body:" + hashlib.sha256(body).hexdigest()
+        if (delivery and delivery in self._deliveries) or seen in self._deliveries:
             return 200, "duplicate delivery ignored"
         name = _header(headers, "X-GitHub-Event").strip()
         try:
@@ -174,7 +182,7 @@ class WebhookHandler:
         except (ValueError, UnicodeDecodeError):
             return 400, "the payload is not valid JSON"
         if name != "issues":
-            self._remember(delivery)
+            self._remember(delivery, body)
             return 200, f"{name or 'unnamed'} event ignored: only issues events are checked"
         try:
             event = parse_event(name, payload)
@@ -182,7 +190,7 @@ class WebhookHandler:
             return 400, str(error)
         reason = skip_reason(event, self.settings.inputs)
         if reason:
-            self._remember(delivery)
+            self._remember(delivery, body)
             return 200, f"ignored: {reason}"
         installation = payload.get("installation") if isinstance(payload.get("installation"), dict) else {}
         installation_id = installation.get("id")
@@ -197,7 +205,7 @@ class WebhookHandler:
         except asyncio.QueueFull:
             return 503, "too many events are waiting; redeliver later"
         self._pending += 1
-        self._remember(delivery)
+        self._remember(delivery, body)
         return 202, "queued"
 
     def _signed(self, signature: str, body: bytes) -> bool:
@@ -206,10 +214,10 @@ class WebhookHandler:
         expected = "sha256=" + hmac.new(self.settings.secret, body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected.encode(), signature.strip().encode("latin-1", "replace"))
 
-    def _remember(self, delivery: str) -> None:
-        if not delivery:
-            return
-        self._deliveries[delivery] = None
+    def _remember(self, delivery: str, body: bytes) -> None:
+        for key in (delivery, "body:" + hashlib.sha256(body).hexdigest()):
+            if key:
+                self._deliveries[key] = None
         while len(self._deliveries) > self.settings.max_deliveries:
             self._deliveries.popitem(last=False)
 
@@ -399,6 +407,11 @@ def webhook_from_environment(environment: Mapping[str, str], backend: object | N
         app_id=app_id,
         private_key=key_text,
         api_url=api_url,
-        inputs=ActionInputs(mode=mode, min_confidence=min_confidence),
+        inputs=ActionInputs(
+            mode=mode,
+            min_confidence=min_confidence,
+            skip_label=read(SKIP_LABEL_VARIABLE),
+            exempt_users=parse_logins(read(EXEMPT_USERS_VARIABLE)),
+        ),
     )
     return WebhookHandler(settings, backend)

@@ -88,6 +88,13 @@ def payload(
     return data
 
 
+def bot_issue() -> dict:
+    """An issue a bot opened (a dependency dashboard), edited by a person."""
+    event = payload("Dependency Dashboard", event="edited", changes={"body": {"from": ""}})
+    event["issue"]["user"] = {"login": "renovate[bot]", "type": "Bot"}
+    return event
+
+
 def run_action(github, tmp_path, monkeypatch, event: dict | str, name: str = "issues", **inputs: str):
     """Run the entry point as the image does; return (exit status, outputs, log)."""
     event_path = tmp_path / "event.json"
@@ -172,14 +179,46 @@ def test_author_fixing_the_title_updates_the_comment(github, tmp_path, monkeypat
 
 
 def test_edit_mode_changes_the_title_of_a_new_issue_and_says_so(github, tmp_path, monkeypatch):
+    github.issues[("action", 7)] = {"number": 7, "title": "Bug report", "state": "open"}
     status, outputs = run_action(github, tmp_path, monkeypatch, payload("Bug report"), mode="edit", min_confidence="0")
     assert status == 0
+    # It looked at the issue as it is now before changing its title.
+    assert ISSUE in [item.path for item in github.requests if item.method == "GET"]
     writes = github.writes()
     assert [(method, path) for method, path, _ in writes] == [("PATCH", ISSUE), ("POST", POST_COMMENT)]
     assert writes[0][2] == {"title": outputs["suggested_title"]}
     state = CommentState.from_comment(writes[1][2]["body"])
     assert state.edited_from == "Bug report" and state.edited_to == outputs["suggested_title"]
     assert "changed the title from `Bug report`" in writes[1][2]["body"]
+
+
+def test_edit_mode_leaves_a_title_the_author_changed_since_the_event(github, tmp_path, monkeypatch):
+    # The author fixed the title while the run for "opened" was starting: that run does nothing,
+    # and the run for the author's edit judges the new title.
+    github.issues[("action", 7)] = {"number": 7, "title": GOOD_TITLE, "state": "open"}
+    status, _ = run_action(github, tmp_path, monkeypatch, payload("Bug report"), mode="edit", min_confidence="0")
+    assert status == 0 and github.writes() == []
+    assert github.issues[("action", 7)]["title"] == GOOD_TITLE
+
+
+def test_the_check_s_own_title_edit_is_not_taken_for_a_person_s(github, tmp_path, monkeypatch):
+    # Made with a token that shows as a person, the check's edit comes back as an "edited" event.
+    state = CommentState(verdict="vague", suggested_title="memory leak", edited_from="Bug report")
+    state.edited_to = "memory leak in training script"
+    seed_comment(github, state)
+    event = payload(state.edited_to, event="edited", changes={"title": {"from": "Bug report"}})
+    status, _ = run_action(github, tmp_path, monkeypatch, event, mode="edit", min_confidence="0")
+    assert status == 0
+    for _, _, sent in github.writes():
+        assert not CommentState.from_comment(sent["body"]).human_edited
+
+
+def test_another_bot_quoting_the_marker_is_not_the_check_s_comment(github, tmp_path, monkeypatch):
+    quoted = f"Thanks for the report! You wrote:\n> {CommentState(human_edited=True).to_marker()}"
+    github.comments[("action", 7)] = [{"id": 777, "body": quoted, "user": ACTIONS_BOT}]
+    status, _ = run_action(github, tmp_path, monkeypatch, payload("Bug report"), min_confidence="0")
+    assert status == 0
+    assert [(method, path) for method, path, _ in github.writes()] == [("POST", POST_COMMENT)]
 
 
 def test_a_person_editing_after_the_action_edited_wins(github, tmp_path, monkeypatch):
@@ -213,8 +252,18 @@ def test_a_person_editing_after_the_action_edited_wins(github, tmp_path, monkeyp
         (payload("Bug report", labels=("no-title-check",)), "issues"),
         (payload("Bug report", author="maintainer"), "issues"),
         (payload("Bug report", event="edited", changes={"labels": {}}), "issues"),
+        (bot_issue(), "issues"),
     ],
-    ids=["bot", "pull-request-in-issues", "pull-request-event", "closed", "skip-label", "exempt-user", "no-change"],
+    ids=[
+        "bot",
+        "pull-request-in-issues",
+        "pull-request-event",
+        "closed",
+        "skip-label",
+        "exempt-user",
+        "no-change",
+        "bot-author",
+    ],
 )
 def test_events_left_alone_make_no_call(github, tmp_path, monkeypatch, event, name):
     status, outputs = run_action(

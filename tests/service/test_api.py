@@ -140,7 +140,9 @@ def test_health_readiness_metrics_and_docs(served):
         assert name in metrics.text
     assert 'route="/v1/titles",status="200"' in metrics.text
     assert client.get("/docs").status_code == 200 and "/v1/titles" in client.get("/openapi.json").text
-    assert client.get("/nowhere").status_code == 404
+    assert client.get("/nowhere").status_code == 404 and client.get("/nowhere").json() == {"error": "not found"}
+    wrong = client.get("/v1/titles")
+    assert wrong.status_code == 405 and wrong.json() == {"error": "method not allowed"}
 
 
 class SlowBackend:
@@ -281,3 +283,24 @@ def test_too_many_bodies_in_one_request_is_422(served):
     client, _ = served
     answer = client.post("/v1/titles", json={"bodies": ["x"] * (MAX_BODIES + 1)})
     assert answer.status_code == 422 and str(MAX_BODIES) in answer.json()["error"]
+
+
+def test_a_failing_batch_fails_its_requests_and_the_next_ones_still_get_answers():
+    calls = []
+
+    def process(items):
+        calls.append(list(items))
+        if len(calls) == 1:
+            return items[:-1]  # One result short: every request of the batch gets the error.
+        return [item * 2 for item in items]
+
+    async def scenario():
+        batcher = DynamicBatcher(process, BatchingSettings(max_batch=4, max_wait=0.0), ThreadPoolExecutor(1))
+        with pytest.raises(RuntimeError, match="answered 1 items for a batch of 2"):
+            await batcher.submit([1, 2], timeout=5)
+        assert batcher.depth == 0
+        assert await batcher.submit([3], timeout=5) == [6]
+        await batcher.stop()
+        return batcher.depth
+
+    assert asyncio.run(scenario()) == 0

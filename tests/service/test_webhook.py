@@ -199,14 +199,22 @@ def test_a_repeated_delivery_is_ignored(service, github):
     drain(handler)
     assert len(backend.calls) == 1
     assert calls(github) == [("POST", TOKENS), ("GET", comments_path(7)), ("POST", post_comment_path(7))]
+    # The same signed body replayed under a new delivery id (the id is not signed) is a replay too.
+    replayed = deliver(client, payload("Bug report"), delivery=str(uuid.uuid4()))
+    assert (replayed.status_code, replayed.json()) == (200, {"status": "duplicate delivery ignored"})
+    drain(handler)
+    assert len(backend.calls) == 1
 
 
 def test_the_delivery_memory_is_bounded(github, key_pair):
     handler = make_handler(github, key_pair, FakeBackend())
     for number in range(handler.settings.max_deliveries + 5):
-        handler._remember(f"delivery-{number}")
+        handler._remember(f"delivery-{number}", f"body {number}".encode())
     assert len(handler._deliveries) == handler.settings.max_deliveries
-    assert "delivery-0" not in handler._deliveries and "delivery-5" in handler._deliveries
+    assert (
+        "delivery-0" not in handler._deliveries
+        and f"delivery-{handler.settings.max_deliveries + 4}" in handler._deliveries
+    )
 
 
 def test_ping_other_events_and_bots_are_ignored_without_a_call(service, github):
@@ -299,6 +307,9 @@ def test_the_environment_turns_the_webhook_on_and_names_what_is_missing(key_pair
     assert webhook_from_environment(base | one_line, None) is not None
     edit = webhook_from_environment(base | {"ISSUE_SUMMARIZER_WEBHOOK_MODE": "edit"}, None)
     assert edit.settings.inputs.mode == "edit"
+    skipping = {"ISSUE_SUMMARIZER_SKIP_LABEL": "no-title-check", "ISSUE_SUMMARIZER_EXEMPT_USERS": "@Maintainer, other"}
+    inputs = webhook_from_environment(base | skipping, None).settings.inputs
+    assert inputs.skip_label == "no-title-check" and inputs.exempt_users == {"maintainer", "other"}
     for name, value, message in [
         ("ISSUE_SUMMARIZER_WEBHOOK_MODE", "loud", "ISSUE_SUMMARIZER_WEBHOOK_MODE"),
         ("ISSUE_SUMMARIZER_MIN_CONFIDENCE", "2", "ISSUE_SUMMARIZER_MIN_CONFIDENCE"),
