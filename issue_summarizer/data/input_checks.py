@@ -197,6 +197,22 @@ _CODE_LINE = re.compile(
     """,
     re.VERBOSE,
 )
+_PROSE_TOKEN = re.compile(r"[^\W\d_]{2,}")
+_SENTENCE_END = re.compile(r"[.?!]\s*$|[.?!]\s+[A-Z]")
+
+
+def _reads_as_prose(line: str) -> bool:
+    """A line of eight words or more, mostly words, with a sentence's end: prose even when it starts
+    like a command ("pip install fails on Windows while ...") or ends with a call ("... delete()")."""
+    tokens = line.split()
+    words = [token for token in tokens if _PROSE_TOKEN.fullmatch(token.strip(".,;:!?()\"'`"))]
+    return len(words) >= 8 and len(words) >= 0.7 * len(tokens) and _SENTENCE_END.search(line) is not None
+
+
+def _is_code_line(line: str) -> bool:
+    return _CODE_LINE.search(line) is not None and not _reads_as_prose(line)
+
+
 # The lines of a stack trace: the headers and frames of Python, Java, .NET, JavaScript, Go and Rust,
 # and an exception's summary line (`ValueError: ...`).
 _TRACE_HEADER = re.compile(
@@ -254,14 +270,14 @@ def says_nothing(text: str) -> str | None:
 def _prose_words(text: str) -> tuple[str, ...]:
     """The words of a body's prose, as the model's cleaning leaves them: without code blocks, HTML
     comments, template headings and lines that are code, lowercased."""
-    lines = [line for line in text.splitlines() if not _CODE_LINE.search(line)]
+    lines = [line for line in text.splitlines() if not _is_code_line(line)]
     cleaned = clean_text("\n".join(lines), CleaningOptions(code_blocks="drop"))
     return tuple(word for word in _WORD_OF_LETTERS.findall(cleaned) if word not in PLACEHOLDERS)
 
 
 @functools.lru_cache(maxsize=16)
 def _has_code(text: str) -> bool:
-    return any(_FENCE_LINE.match(line) or _CODE_LINE.search(line) for line in text.splitlines() if line.strip())
+    return any(_FENCE_LINE.match(line) or _is_code_line(line) for line in text.splitlines() if line.strip())
 
 
 def _without_trace(text: str) -> tuple[str, int]:

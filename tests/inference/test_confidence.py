@@ -166,6 +166,7 @@ BAD_BODIES = {
         "```python\nimport parser\nresult = parser.parse(open('empty.txt').read())\nprint(result)\n```",
         "the body is only code",
     ),
+    "commands only": ("pip install -r requirements.txt\ndocker compose up --build", "the body is only code"),
     "bare traceback": (
         'Traceback (most recent call last):\n  File "run.py", line 3, in <module>\n    main()\n'
         '  File "run.py", line 2, in main\n    parse("")\nValueError: empty input',
@@ -197,6 +198,10 @@ def test_bodies_with_nothing_to_title_are_named_in_words(name):
         'Traceback (most recent call last):\n  File "run.py", line 3, in <module>\nValueError: empty input',
         "Hello, I get an error when I load my German data:\nDie Datei ist nicht da und es ist leer",
         "The installer fails on Windows 10 (64-bit), see the log (attached)",
+        # Prose that starts like a command, or ends with a call, is still prose.
+        "pip install fails on Windows while building the wheel for numpy: the compiler reports that "
+        "vcvarsall.bat is missing. Python 3.12, pip 24.",
+        "I am trying to delete a model on the portal but the delete() method is not working for me either.",
     ],
 )
 def test_bodies_with_prose_to_read_are_not_flagged(body):
