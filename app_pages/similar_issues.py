@@ -10,7 +10,6 @@ from issue_summarizer.app.charts import points_outside_view, similarity_map_char
 from issue_summarizer.app.text_display import escape_markdown
 from issue_summarizer.data.input_checks import InputError, check_body
 from issue_summarizer.scale.similarity import (
-    FUSION_DEPTH,
     MAP_ROWS,
     SparseIndex,
     check_map_size,
@@ -23,12 +22,11 @@ TOOLTIP_TITLE_CHARS = 120
 
 st.title("Similar issues")
 st.markdown(
-    f"Each dot is a held-out issue, placed by the encoder's final state (the vector the decoder writes the title "
-    f"from), projected to 2-D with UMAP. Up to {MAP_ROWS:,} issues are drawn. Paste an issue to find its nearest "
-    "neighbours and see where it lands. The search is hybrid: issues close in meaning (cosine of the encoder's "
-    "vectors) and issues that share rare words (TF-IDF of the bodies) are merged into one ranking by reciprocal "
-    "rank fusion, the same search as `python -m issue_summarizer similar`. Scroll to zoom, drag to pan, "
-    "double-click to reset."
+    f"Each dot is a held-out issue, placed by the model's embedding (trained to place an issue near its own title "
+    f"when the model has one, else the encoder's final state), projected to 2-D with UMAP. Up to {MAP_ROWS:,} issues "
+    "are drawn. Paste an issue to find its nearest neighbours and see where it lands. The search is hybrid: how "
+    "close each issue is in meaning (cosine of the embeddings) and in words (TF-IDF of the bodies) are added up, "
+    "the same search as `python -m issue_summarizer similar`. Scroll to zoom, drag to pan, double-click to reset."
 )
 
 summarizer = app_state.summarizer_or_explain()
@@ -177,14 +175,15 @@ with app_state.friendly_errors("drawing the map"):
         }
         if "meaning_rank" in neighbours.columns:
             st.caption(
-                "**Match** is the reciprocal rank fusion score as a share of the best possible: 1.00 for an issue "
-                f"that both the meaning search and the word search rank first, about 0.5 for one that only one of "
-                f"them ranks first, lower as the ranks fall. The ranks say where each search placed the issue "
-                f"(empty when it is not among that search's {FUSION_DEPTH} nearest)."
+                "**Match** says how far an issue stands above the typical one, in standard deviations: the word "
+                "search's and the meaning search's scores, each measured against all the searched issues, added "
+                "(meaning at half weight). About 0 is an unrelated issue; 5 or more shares rare words or much of its "
+                "meaning with the pasted one. The ranks say where each search alone placed the issue (words: empty "
+                "when it shares no word with the pasted issue)."
             )
             shown = ["similarity", "meaning_rank", "words_rank", "title", "repo"]
             columns |= {
-                "similarity": st.column_config.ProgressColumn("match", min_value=0.0, max_value=1.0, format="%.2f"),
+                "similarity": st.column_config.NumberColumn("match", format="%.1f"),
                 "meaning_rank": st.column_config.NumberColumn("rank by meaning", format="%d"),
                 "words_rank": st.column_config.NumberColumn("rank by words", format="%d"),
             }

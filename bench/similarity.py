@@ -38,13 +38,18 @@ from issue_summarizer.data.loading import load_issues  # noqa: E402
 from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
 from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
 from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
-from issue_summarizer.scale.similarity import normalize_rows, reciprocal_rank_fusion  # noqa: E402
+from issue_summarizer.scale.similarity import (  # noqa: E402
+    DENSE_WEIGHT,
+    fused_scores,
+    normalize_rows,
+    reciprocal_rank_fusion,
+)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
 MARKERS = ("<!-- similarity:start -->", "<!-- similarity:end -->")
 FUSION_DEPTH = 100
-# The dense method's weight in score fusion; 0.2-0.5 gave the same recall@10 (0.767) with BM25.
-SCORE_FUSION_WEIGHT = 0.5
+# The dense method's weight in score fusion, the library's; 0.2-0.5 gave the same recall@10 (0.767) with BM25.
+SCORE_FUSION_WEIGHT = DENSE_WEIGHT
 CHUNK = 512
 TIMED_QUERIES = 100
 # Words as people search for them: identifiers with dots and underscores stay whole.
@@ -151,12 +156,9 @@ def fused(first: Scorer, second: Scorer, count: int, leave_out_self: bool) -> tu
 
 
 def standardised_sum(first: Scorer, second: Scorer, weight: float) -> Scorer:
-    """A scorer adding `first`'s and `weight` × `second`'s scores, each standardised per query row."""
-
-    def standardise(scores: np.ndarray) -> np.ndarray:
-        return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-9)
-
-    return lambda part: standardise(first(part)) + weight * standardise(second(part))
+    """A scorer adding `first`'s and `weight` × `second`'s scores, each standardised per query row:
+    the library's `fused_scores` (words first, meaning second), as the page and `similar` use it."""
+    return lambda part: fused_scores(second(part), first(part), weight)
 
 
 def median_ms(query: Callable[[str], np.ndarray], titles: list[str]) -> float:

@@ -1,11 +1,13 @@
 """Issues placed by meaning and by words: a hybrid nearest-neighbour search and a 2-D UMAP map.
 
-The encoder's final state (`Summarizer.embed`) is the vector the decoder writes the title
-from, so issues whose states point the same way tend to get similar titles (the dense
-search, by cosine). Issues that quote the same error or name the same function share rare
-words, which a TF-IDF index over the cleaned bodies finds (the sparse search, `SparseIndex`).
-`reciprocal_rank_fusion` merges the two rankings into one; the Similar issues page and the
-`similar` command use the same `hybrid_ranking`. These are pure functions of numpy arrays and
+`Summarizer.embed` places issues by meaning (the dense search, by cosine: the embedding trained
+for similarity when the model directory has one). Issues that quote the same error or name the
+same function share rare words, which a TF-IDF index over the cleaned bodies finds (the sparse
+search, `SparseIndex`). `fused_scores` merges the two: each search's scores are standardised over
+the searched issues and added, meaning at half the weight of words, which in
+bench/similarity.py kept TF-IDF's recall and beat its same-repository precision where reciprocal
+rank fusion (`reciprocal_rank_fusion`, kept for the benchmark) lost both. The Similar issues page
+and the `similar` command use the same fusion. These are pure functions of numpy arrays and
 frames; the page caches their results.
 """
 
@@ -45,9 +47,9 @@ MIN_LABEL_LETTERS = 3
 # Reciprocal rank fusion's constant: 60 is the value of Cormack, Clarke and Buettcher (2009), which
 # keeps one method's first place from outweighing good places in both.
 FUSION_K = 60
-# How many candidates each method ranks for fusion. An item below this depth in one method adds
-# nothing from that method, so the depth only has to reach past the neighbours asked for.
-FUSION_DEPTH = 50
+# The dense search's weight in score fusion, against 1 for words: bench/similarity.py measured
+# 0.2 to 0.5 alike with BM25, and 0.5 the best same-repository precision with TF-IDF.
+DENSE_WEIGHT = 0.5
 SPARSE_INDEX_SUFFIX = ".tfidf.npz"
 # The columns the `similar` command adds; an input with its own column of one of these names is refused.
 SIMILAR_COLUMNS = ("neighbour_rows", "neighbour_scores", "problem")
@@ -226,9 +228,22 @@ def reciprocal_rank_fusion(rankings: list[np.ndarray], k: int = FUSION_K) -> tup
     return listed[order], scores[order]
 
 
-def best_fused_score(methods: int = 2, k: int = FUSION_K) -> float:
-    """The fused score of a document that every one of `methods` rankings puts first."""
-    return methods / (k + 1.0)
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """Each row of scores as standard scores over the row: 0 for the row's mean, 1 for one standard
+    deviation above it (a row whose scores are all equal gives zeros)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std(axis=-1, keepdims=True)
+    return (scores - scores.mean(axis=-1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+
+
+def fused_scores(dense: np.ndarray, sparse: np.ndarray, weight: float = DENSE_WEIGHT) -> np.ndarray:
+    """The hybrid search's scores: each query row's word scores and meaning scores over all the
+    searched issues, standardised and added, meaning at `weight`. A score says how far an issue
+    stands above the typical one, in standard deviations: about 0 for an unrelated issue."""
+    dense, sparse = np.asarray(dense), np.asarray(sparse)
+    if dense.shape != sparse.shape:
+        raise ValueError(f"dense scores of shape {dense.shape} and sparse ones of shape {sparse.shape}")
+    return standardised(sparse) + weight * standardised(dense)
 
 
 def _top_of_rows(scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,6 +338,10 @@ class SparseIndex:
         if not indices:
             return np.zeros((0, min(k, len(self))), dtype=np.int64), np.zeros((0, min(k, len(self))), dtype=np.float32)
         return np.concatenate(indices), np.concatenate(scores).astype(np.float32)
+
+    def scores(self, texts: Sequence[object]) -> np.ndarray:
+        """Each text's TF-IDF cosine with every indexed body: an array of shape (len(texts), len(self))."""
+        return np.asarray((self.transform(texts) @ self.matrix.T).todense(), dtype=np.float32)
 
     def search(self, texts: Sequence[object], k: int) -> tuple[np.ndarray, np.ndarray]:
         """For each text, the positions of the `k` most similar indexed bodies (best first) and
@@ -430,53 +449,12 @@ def sparse_index_for_vectors(
     return SparseIndex.fit([bodies[number] for number in rows.tolist()], rows=rows)
 
 
-def dense_search_indexed(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each vector, the `k` most cosine-similar OTHER vectors, never itself, and their similarities.
+def neighbours_within(vectors: np.ndarray, sparse: SparseIndex, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of n issues, the positions of its `count` nearest OTHER issues by the hybrid search
+    (`fused_scores` over all n), and their fused scores: two arrays of shape (n, count).
 
-    Exact below `INDEX_MIN_ROWS` vectors; above, the approximate `NeighbourIndex` is asked for one
-    more neighbour than needed and the vector itself is dropped from its answer.
-    """
-    vectors = normalize_rows(vectors)
-    count = min(k, len(vectors) - 1)
-    if count <= 0:
-        return np.zeros((len(vectors), 0), dtype=np.int64), np.zeros((len(vectors), 0), dtype=np.float32)
-    if len(vectors) >= INDEX_MIN_ROWS:
-        indices, similarities = NeighbourIndex(vectors).query_many(vectors, count + 1)
-        kept_indices, kept_similarities = [], []
-        for row, (found, values) in enumerate(zip(indices, similarities, strict=True)):
-            others = found != row
-            kept_indices.append(found[others][:count])
-            kept_similarities.append(values[others][:count])
-        return np.stack(kept_indices), np.stack(kept_similarities)
-    indices, similarities = [], []
-    step = _chunk_rows(len(vectors))
-    for start in range(0, len(vectors), step):
-        block = vectors[start : start + step] @ vectors.T
-        block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
-        top, values = _top_of_rows(block, count)
-        indices.append(top)
-        similarities.append(values)
-    return np.concatenate(indices), np.concatenate(similarities).astype(np.float32)
-
-
-def hybrid_ranking(
-    dense: np.ndarray, sparse: np.ndarray, count: int, k: int = FUSION_K
-) -> tuple[np.ndarray, np.ndarray]:
-    """The `count` best documents of one query by fusing its dense and sparse rankings (each best
-    first), and their fused scores; the one search the Similar issues page and `similar` share.
-
-    The sparse ranking should list only documents that share a word with the query (a TF-IDF
-    score above 0): the order among the rest is arbitrary and would add noise to the fusion."""
-    indices, scores = reciprocal_rank_fusion([np.asarray(dense), np.asarray(sparse)], k=k)
-    return indices[:count], scores[:count]
-
-
-def neighbours_within(
-    vectors: np.ndarray, sparse: SparseIndex, count: int, depth: int = FUSION_DEPTH
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each of n issues, the positions of its `count` nearest OTHER issues by the hybrid search,
-    and their fused scores: two arrays of shape (n, count).
-
+    Every issue is scored against every other, a block of rows at a time, so memory stays near
+    `_SCORES_PER_CHUNK` numbers whatever n; the time grows with n².
     Raises ValueError when there are not `count` other issues to name.
     """
     if len(vectors) != len(sparse):
@@ -485,16 +463,21 @@ def neighbours_within(
         raise ValueError(f"count must be at least 1, got {count}")
     if len(vectors) < count + 1:
         raise ValueError(f"{count} neighbours need at least {count + 1} issues, and there are {len(vectors)}")
-    depth = max(depth, count)
-    dense_indices, _ = dense_search_indexed(vectors, depth)
-    sparse_indices, sparse_scores = sparse.search_indexed(depth)
-    neighbours = np.zeros((len(vectors), count), dtype=np.int64)
-    scores = np.zeros((len(vectors), count), dtype=np.float64)
-    for row in range(len(vectors)):
-        # Both rankings already leave the issue itself out, and the dense one lists `count` others at least.
-        found, fused = hybrid_ranking(dense_indices[row], sparse_indices[row][sparse_scores[row] > 0], count)
-        neighbours[row], scores[row] = found, fused
-    return neighbours, scores
+    vectors = normalize_rows(vectors)
+    documents = sparse.matrix.T.tocsc()
+    indices, scores = [], []
+    step = _chunk_rows(len(vectors))
+    for start in range(0, len(vectors), step):
+        rows = np.arange(start, min(start + step, len(vectors)))
+        words = np.asarray((sparse.matrix[rows] @ documents).todense(), dtype=np.float32)
+        fused = fused_scores(vectors[rows] @ vectors.T, words)
+        # An issue is not its own neighbour; its own score still counts in the standardising, as
+        # it does for a pasted issue that is in the collection.
+        fused[np.arange(len(rows)), rows] = -np.inf
+        top, values = _top_of_rows(fused, count)
+        indices.append(top)
+        scores.append(values)
+    return np.concatenate(indices), np.concatenate(scores)
 
 
 class NeighbourIndex:
@@ -559,10 +542,10 @@ class SimilarityMap:
     def neighbours(self, vector: np.ndarray, count: int = 10, text: str | None = None) -> pd.DataFrame:
         """The `count` most similar issues to `vector` (and `text`), most similar first.
 
-        With a sparse index and the query's `text`, the dense and sparse rankings are fused
-        (`hybrid_ranking`): `similarity` is the fused score as a share of the best possible one
-        (1.0 for an issue both methods rank first), and `meaning_rank` and `words_rank` say where
-        each method placed it (0 where it is not among that method's `FUSION_DEPTH` best).
+        With a sparse index and the query's `text`, the search is hybrid (`fused_scores` over every
+        searched issue): `similarity` is the fused score, in standard deviations above the typical
+        issue, and `meaning_rank` and `words_rank` say where each search alone placed the issue
+        (counted from 1; `words_rank` is 0 when the issue shares no word with the query).
         Without them, `similarity` is the cosine rescaled (`rescaled_cosine`) and `cosine` the raw one.
         """
         rows = self._rows()
@@ -572,15 +555,15 @@ class SimilarityMap:
             found.insert(0, "cosine", np.round(similarities, 3))
             found.insert(0, "similarity", np.round(self.rescaled_cosine(vector, similarities), 3))
             return found.reset_index(drop=True)
-        depth = max(FUSION_DEPTH, count)
-        dense, _ = self._dense_ranking(vector, depth)
-        sparse_indices, sparse_scores = self.sparse.search([text], depth)
-        sparse = sparse_indices[0][sparse_scores[0] > 0]
-        indices, scores = hybrid_ranking(dense, sparse, count)
+        searched = self.index.vectors if self.index is not None and self.everything is not None else self.embeddings
+        meaning = searched @ normalize_rows(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        words = self.sparse.scores([text])[0]
+        fused = fused_scores(meaning[None, :], words[None, :])
+        indices, scores = (part[0] for part in _top_of_rows(fused, count))
         found = rows.iloc[indices].copy()
-        found.insert(0, "words_rank", [_rank_in(sparse, index) for index in indices])
-        found.insert(0, "meaning_rank", [_rank_in(dense, index) for index in indices])
-        found.insert(0, "similarity", np.round(scores / best_fused_score(), 3))
+        found.insert(0, "words_rank", [_rank(words, index) if words[index] > 0 else 0 for index in indices])
+        found.insert(0, "meaning_rank", [_rank(meaning, index) for index in indices])
+        found.insert(0, "similarity", np.round(scores, 2))
         return found.reset_index(drop=True)
 
     def rescaled_cosine(self, vector: np.ndarray, similarities: np.ndarray) -> np.ndarray:
@@ -597,10 +580,9 @@ class SimilarityMap:
         return float(x), float(y)
 
 
-def _rank_in(ranking: np.ndarray, index: int) -> int:
-    """Where `index` stands in `ranking`, counted from 1, or 0 when it is not there."""
-    found = np.flatnonzero(np.asarray(ranking) == index)
-    return int(found[0]) + 1 if found.size else 0
+def _rank(scores: np.ndarray, index: int) -> int:
+    """Where issue `index` stands by `scores`, counted from 1 (ties in its favour)."""
+    return int((scores > scores[index]).sum()) + 1
 
 
 def build_map(
