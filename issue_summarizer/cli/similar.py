@@ -6,7 +6,7 @@ Every input row comes back out, in order, with its own cells, plus `neighbour_ro
 counted from 1 as every message numbers rows, of its k nearest OTHER rows, best first; never the
 row itself) and `neighbour_scores` (their fused scores, in standard deviations above the typical
 row), found by the same hybrid search as the Similar issues page: the embeddings' cosines and the
-TF-IDF cosines of the cleaned bodies, each standardised over the file's rows and added
+TF-IDF cosines of the raw bodies, each standardised over the file's rows and added
 (`scale.similarity.fused_scores`). A row without a usable body gets empty lists and its reason in
 `problem`. Every row is compared with every other, exactly, a block of rows at a time: the file
 is held in memory and the time grows with the square of its rows.

@@ -2,7 +2,7 @@
 
 `Summarizer.embed` places issues by meaning (the dense search, by cosine: the embedding trained
 for similarity when the model directory has one). Issues that quote the same error or name the
-same function share rare words, which a TF-IDF index over the cleaned bodies finds (the sparse
+same function share rare words, which a TF-IDF index over the raw bodies finds (the sparse
 search, `SparseIndex`). `fused_scores` merges the two: each search's scores are standardised over
 the searched issues and added, meaning at half the weight of words, which in
 bench/similarity.py kept TF-IDF's recall and beat its same-repository precision where reciprocal
@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.data.input_checks import InputError
-from issue_summarizer.text.cleaning import clean_text
 
 MAP_ROWS = 2000
 INDEX_MIN_ROWS = 20_000  # Below this many vectors an exact search takes a few milliseconds.
@@ -51,6 +50,10 @@ FUSION_K = 60
 # 0.2 to 0.5 alike with BM25, and 0.5 the best same-repository precision with TF-IDF.
 DENSE_WEIGHT = 0.5
 SPARSE_INDEX_SUFFIX = ".tfidf.npz"
+# The words of the index: runs of word characters with inner dots (as BM25 in bench/similarity.py).
+INDEX_TOKEN_PATTERN = r"(?u)\b\w[\w.]*\w\b|\b\w\b"
+# Written into a saved index; an index of another version reads text otherwise and is refused.
+SPARSE_INDEX_VERSION = 2
 # The columns the `similar` command adds; an input with its own column of one of these names is refused.
 SIMILAR_COLUMNS = ("neighbour_rows", "neighbour_scores", "problem")
 # The TF-IDF vocabulary is capped so that an index of 100,000 bodies stays a few hundred MB at most;
@@ -262,14 +265,15 @@ def _chunk_rows(documents: int) -> int:
     return max(1, _SCORES_PER_CHUNK // max(documents, 1))
 
 
-def clean_bodies(bodies: Sequence[object]) -> list[str]:
-    """Bodies as the model's cleaner writes them (lowercased, numbers and links folded), for TF-IDF;
-    anything not text (a missing body) becomes empty and matches nothing."""
-    return [clean_text(body) if isinstance(body, str) else "" for body in bodies]
+def index_texts(bodies: Sequence[object]) -> list[str]:
+    """Bodies as the word index reads them: raw, so that code, error messages, version numbers and
+    links count (the model's cleaner folds them into placeholders, which cost a fifth of the
+    same-repository precision in bench/similarity.py); anything not text matches nothing."""
+    return [body if isinstance(body, str) else "" for body in bodies]
 
 
 class SparseIndex:
-    """TF-IDF over cleaned bodies, fitted once, searched by cosine similarity of the weighted words.
+    """TF-IDF over raw bodies, fitted once, searched by cosine similarity of the weighted words.
 
     It finds what the encoder's vector blurs: the same error message, function or option name.
     `save` writes it as one numpy archive (no pickle, so loading runs no code from the file);
@@ -287,15 +291,15 @@ class SparseIndex:
 
     @staticmethod
     def _vectorizer(vocabulary: dict[str, int] | None = None):
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+        from sklearn.feature_extraction.text import TfidfVectorizer
 
-        # Sublinear term frequency keeps a log pasted twenty times from outweighing the prose;
-        # English stop words, the cleaner's placeholders and one-letter tokens say nothing about
-        # what an issue is about.
+        # Sublinear term frequency keeps a log pasted twenty times from outweighing the prose, and
+        # the inverse document frequency weighs common words down (removing English stop words as
+        # well cost recall in bench/similarity.py: 0.711 against 0.721). Words are read as people
+        # search for them: identifiers with dots and underscores ("torch.cuda", "foo_bar") whole.
         return TfidfVectorizer(
-            lowercase=False,
-            stop_words=sorted(ENGLISH_STOP_WORDS | {"xxnum", "xxcode"}),
-            token_pattern=r"(?u)\b\w\w+\b",
+            lowercase=True,
+            token_pattern=INDEX_TOKEN_PATTERN,
             sublinear_tf=True,
             max_features=None if vocabulary is not None else SPARSE_MAX_TERMS,
             vocabulary=vocabulary,
@@ -307,12 +311,12 @@ class SparseIndex:
         """Fit on `bodies` (raw text; cleaned here). `rows` names each body's row in its file, if any."""
         if rows is not None and len(rows) != len(bodies):
             raise ValueError(f"{len(bodies)} bodies but {len(rows)} row numbers")
-        cleaned = clean_bodies(bodies)
+        cleaned = index_texts(bodies)
         vectorizer = cls._vectorizer()
         try:
             matrix = vectorizer.fit_transform(cleaned)
         except ValueError:
-            # No body has a word left once stop words are removed: an index that matches nothing.
+            # No body has a word at all: an index that matches nothing.
             from scipy import sparse
 
             vectorizer = cls._vectorizer({"xxnothing": 0})
@@ -321,7 +325,7 @@ class SparseIndex:
         return cls(vectorizer, matrix, rows)
 
     def transform(self, texts: Sequence[object]):
-        return self.vectorizer.transform(clean_bodies(texts)).astype(np.float32)
+        return self.vectorizer.transform(index_texts(texts)).astype(np.float32)
 
     def _search_matrix(self, queries, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         documents = self.matrix.T.tocsc()
@@ -377,6 +381,7 @@ class SparseIndex:
             "idf": np.asarray(self.vectorizer.idf_, dtype=np.float32),
             "terms": terms,
             "rows": self.rows if self.rows is not None else np.zeros(0, dtype=np.int64),
+            "version": np.array(SPARSE_INDEX_VERSION, dtype=np.int64),
         }
 
         def write(temporary: Path) -> None:
@@ -399,8 +404,11 @@ class SparseIndex:
                     (archive["data"], archive["indices"], archive["indptr"]), shape=tuple(archive["shape"])
                 )
                 terms, idf, saved_rows = archive["terms"], archive["idf"], archive["rows"]
+                version = int(archive["version"]) if "version" in archive.files else 1
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"{path}: not a readable sparse index: {error}") from None
+        if version != SPARSE_INDEX_VERSION:
+            raise ValueError(f"{path}: a word index of an older version, which reads text otherwise; run `embed` again")
         vectorizer = cls._vectorizer({str(term): position for position, term in enumerate(terms)})
         vectorizer.idf_ = idf
         if rows is not None and (len(saved_rows) != len(rows) or not np.array_equal(saved_rows, rows)):
