@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
 PAGES = {
     "overview": "",
     "summarize": "summarize",
+    "title_check": "title_check",
     "holdout_browser": "holdout_browser",
     "lengths": "lengths",
     "similar_issues": "similar_issues",

@@ -19,6 +19,7 @@ APP = str(REPO_ROOT / "app.py")
 PAGES = [
     "app_pages/overview.py",
     "app_pages/summarize.py",
+    "app_pages/title_check.py",
     "app_pages/holdout_browser.py",
     "app_pages/lengths.py",
     "app_pages/similar_issues.py",
