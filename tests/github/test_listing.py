@@ -17,34 +17,10 @@ from tests.github_stub import (
     LISTING_PULLS,
     OFF_TOPIC_ISSUES,
     VAGUE_ISSUES,
-    FakeGitHub,
-    running_fake_github,
 )
 
 TOKEN = "ghp_listingtoken1234567890"
 OPEN_ISSUES = LISTING_ITEMS - len(LISTING_PULLS)
-
-
-@pytest.fixture(scope="module")
-def github_server():
-    with running_fake_github() as server:
-        yield server
-
-
-@pytest.fixture
-def server(github_server: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
-    # A proxy or a real token in the developer's environment must not change what these tests send where.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    monkeypatch.delenv("GITHUB_API_URL", raising=False)
-    github_server.reset()
-    return github_server
-
-
-@pytest.fixture
-def settings(server: FakeGitHub) -> GitHubSettings:
-    return GitHubSettings(api_url=server.api_url)
 
 
 def no_sleep(seconds: float) -> None:
