@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> None:
             vectors.append(summarizer.embed(chunk))
             bar.update(len(chunk))
     sparse = SparseIndex.fit(usable_bodies, rows=positions + 1)
-    neighbours, scores = neighbours_within(np.concatenate(vectors), sparse, args.k)
+    with tqdm(total=len(usable_bodies), desc="search", unit="issue") as bar:
+        neighbours, scores = neighbours_within(np.concatenate(vectors), sparse, args.k, progress=bar.update)
 
     neighbour_rows: list[list[int]] = [[] for _ in range(len(raw))]
     neighbour_scores: list[list[float]] = [[] for _ in range(len(raw))]

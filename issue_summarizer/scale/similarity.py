@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -457,13 +457,15 @@ def sparse_index_for_vectors(
     return SparseIndex.fit([bodies[number] for number in rows.tolist()], rows=rows)
 
 
-def neighbours_within(vectors: np.ndarray, sparse: SparseIndex, count: int) -> tuple[np.ndarray, np.ndarray]:
+def neighbours_within(
+    vectors: np.ndarray, sparse: SparseIndex, count: int, progress: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """For each of n issues, the positions of its `count` nearest OTHER issues by the hybrid search
     (`fused_scores` over all n), and their fused scores: two arrays of shape (n, count).
 
     Every issue is scored against every other, a block of rows at a time, so memory stays near
-    `_SCORES_PER_CHUNK` numbers whatever n; the time grows with n².
-    Raises ValueError when there are not `count` other issues to name.
+    `_SCORES_PER_CHUNK` numbers whatever n; the time grows with n². `progress` is told how many
+    issues each block finished. Raises ValueError when there are not `count` other issues to name.
     """
     if len(vectors) != len(sparse):
         raise ValueError(f"{len(vectors)} vectors but {len(sparse)} indexed bodies")
@@ -485,6 +487,8 @@ def neighbours_within(vectors: np.ndarray, sparse: SparseIndex, count: int) -> t
         top, values = _top_of_rows(fused, count)
         indices.append(top)
         scores.append(values)
+        if progress is not None:
+            progress(len(rows))
     return np.concatenate(indices), np.concatenate(scores)
 
 
