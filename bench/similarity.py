@@ -40,6 +40,7 @@ from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
 from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
 from issue_summarizer.scale.similarity import (  # noqa: E402
     DENSE_WEIGHT,
+    INDEX_TOKEN_PATTERN,
     SparseIndex,
     fused_scores,
     neighbours_within,
@@ -54,8 +55,8 @@ FUSION_DEPTH = 100
 SCORE_FUSION_WEIGHT = DENSE_WEIGHT
 CHUNK = 512
 TIMED_QUERIES = 100
-# Words as people search for them: identifiers with dots and underscores stay whole.
-TOKEN_PATTERN = r"(?u)\b\w[\w.]*\w\b|\b\w\b"
+# Words as people search for them: identifiers with dots and underscores stay whole (the library's).
+TOKEN_PATTERN = INDEX_TOKEN_PATTERN
 
 # A method scores a chunk of queries against every document: (queries, documents) similarities.
 Scorer = Callable[[slice], np.ndarray]

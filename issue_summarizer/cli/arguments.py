@@ -56,6 +56,28 @@ def non_negative_int(text: str) -> int:
     return _bounded_int(text, 0, "a whole number of at least 0")
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0 (seconds to wait)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number of at least 0 (milliseconds to wait, 0 for none)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
+    return value
+
+
 def probability(text: str) -> float:
     """An argparse type: a number from 0 to 1 (a confidence threshold)."""
     try:

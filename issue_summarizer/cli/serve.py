@@ -14,27 +14,7 @@ import argparse
 import os
 import sys
 
-from issue_summarizer.cli.arguments import add_model_argument, positive_int
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return value
+from issue_summarizer.cli.arguments import add_model_argument, non_negative_float, positive_float, positive_int
 
 
 def add_parser(commands) -> None:

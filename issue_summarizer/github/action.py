@@ -75,17 +75,28 @@ class ActionInputs:
                     return environment[key].strip()
             return ""
 
-        mode = read("mode").lower() or "comment"
-        if mode not in MODES:
-            raise ActionConfigurationError(f"input mode must be one of {', '.join(MODES)}, not {mode!r}")
-        text = read("min-confidence")
-        try:
-            min_confidence = float(text) if text else DEFAULT_MIN_CONFIDENCE
-        except ValueError:
-            raise ActionConfigurationError(f"input min-confidence must be a number from 0 to 1, not {text!r}") from None
-        if not 0.0 <= min_confidence <= 1.0:
-            raise ActionConfigurationError(f"input min-confidence must lie between 0 and 1, got {min_confidence}")
+        mode = parse_mode(read("mode"), "input mode")
+        min_confidence = parse_min_confidence(read("min-confidence"), "input min-confidence")
         return cls(mode, min_confidence, read("skip-label"), parse_logins(read("exempt-users")))
+
+
+def parse_mode(text: str, name: str) -> str:
+    """A mode as written in an input or variable called `name` (empty: `comment`)."""
+    mode = text.strip().lower() or "comment"
+    if mode not in MODES:
+        raise ActionConfigurationError(f"{name} must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def parse_min_confidence(text: str, name: str) -> float:
+    """A confidence threshold as written in an input or variable called `name` (empty: the default)."""
+    try:
+        value = float(text) if text.strip() else DEFAULT_MIN_CONFIDENCE
+    except ValueError:
+        raise ActionConfigurationError(f"{name} must be a number from 0 to 1, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ActionConfigurationError(f"{name} must lie between 0 and 1, got {value}")
+    return value
 
 
 def parse_logins(text: str) -> frozenset[str]:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from issue_summarizer.data.input_checks import InputError
+from issue_summarizer.training.contrastive import WORD_PATTERN
 
 MAP_ROWS = 2000
 INDEX_MIN_ROWS = 20_000  # Below this many vectors an exact search takes a few milliseconds.
@@ -50,8 +51,8 @@ FUSION_K = 60
 # 0.2 to 0.5 alike with BM25, and 0.5 the best same-repository precision with TF-IDF.
 DENSE_WEIGHT = 0.5
 SPARSE_INDEX_SUFFIX = ".tfidf.npz"
-# The words of the index: runs of word characters with inner dots (as BM25 in bench/similarity.py).
-INDEX_TOKEN_PATTERN = r"(?u)\b\w[\w.]*\w\b|\b\w\b"
+# The words of the index: those the similarity head hashes (identifiers with inner dots whole).
+INDEX_TOKEN_PATTERN = WORD_PATTERN.pattern
 # Written into a saved index; an index of another version reads text otherwise and is refused.
 SPARSE_INDEX_VERSION = 2
 # The columns the `similar` command adds; an input with its own column of one of these names is refused.

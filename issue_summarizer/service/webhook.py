@@ -47,8 +47,6 @@ from pathlib import Path
 import requests
 
 from issue_summarizer.github.action import (
-    DEFAULT_MIN_CONFIDENCE,
-    MODES,
     ActionInputs,
     IssueEvent,
     MalformedEvent,
@@ -56,6 +54,8 @@ from issue_summarizer.github.action import (
     apply_check,
     parse_event,
     parse_logins,
+    parse_min_confidence,
+    parse_mode,
     skip_reason,
 )
 from issue_summarizer.github.client import (
@@ -390,16 +390,8 @@ def webhook_from_environment(environment: Mapping[str, str], backend: object | N
     if "\\n" in key_text and "\n" not in key_text.strip():
         # A PEM pasted into one line of an .env file, with its line breaks written as \n.
         key_text = key_text.replace("\\n", "\n")
-    mode = read(MODE_VARIABLE).lower() or "comment"
-    if mode not in MODES:
-        raise ValueError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}, not {mode!r}")
-    text = read(MIN_CONFIDENCE_VARIABLE)
-    try:
-        min_confidence = float(text) if text else DEFAULT_MIN_CONFIDENCE
-    except ValueError:
-        raise ValueError(f"{MIN_CONFIDENCE_VARIABLE} must be a number from 0 to 1, not {text!r}") from None
-    if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"{MIN_CONFIDENCE_VARIABLE} must lie between 0 and 1, got {min_confidence}")
+    mode = parse_mode(read(MODE_VARIABLE), MODE_VARIABLE)
+    min_confidence = parse_min_confidence(read(MIN_CONFIDENCE_VARIABLE), MIN_CONFIDENCE_VARIABLE)
     api_url = read(API_URL_ENVIRONMENT_VARIABLE) or DEFAULT_API_URL
     GitHubSettings(api_url=api_url)  # A GitHubError (a ValueError) naming GITHUB_API_URL when it is not a URL.
     settings = WebhookSettings(
