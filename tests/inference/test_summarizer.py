@@ -115,6 +115,34 @@ def test_shipped_models_load_and_summarize(directory):
         assert title.strip()
 
 
+def test_small_length_buckets_share_a_decoding_batch_and_keep_their_titles():
+    """Rows of buckets too small to fill a batch decode together (one pass for a server's few
+    requests), each read at its own bucket's length; full buckets keep batches of their own."""
+    from issue_summarizer.inference.summarizer import MIXED_BATCH_BELOW
+
+    summarizer = Summarizer.load(REPO_ROOT / "model")
+    assert summarizer.config.length_buckets == 5 and summarizer.config.body_length == 250
+    short, long = ["word"] * 20, ["word"] * 220  # Buckets 50 and 250.
+    tokens = [short] * (MIXED_BATCH_BELOW + 3) + [long] * 5 + [short] * 2
+    batches = summarizer._batches(tokens, 256, mix_buckets=True)
+    short_rows = [*range(MIXED_BATCH_BELOW + 3), MIXED_BATCH_BELOW + 8, MIXED_BATCH_BELOW + 9]
+    assert batches == [short_rows, list(range(MIXED_BATCH_BELOW + 3, MIXED_BATCH_BELOW + 8))]
+    assert summarizer._batches(tokens[-7:], 256, mix_buckets=True) == [[5, 6, 0, 1, 2, 3, 4]]
+    assert summarizer._batches(tokens[-7:], 256) == [[5, 6], [0, 1, 2, 3, 4]]
+    bodies = [
+        "Calling frobnicate_widget_v2() raises KeyError when the config file is empty.",
+        "The docs page for the install guide links to a 404. " * 30,
+        "Crash on startup after upgrading to 2.3.1 on macOS: segmentation fault in the renderer.",
+        "Add a dark mode toggle to the settings page so that the editor is easier on the eyes at night. " * 8,
+    ]
+    lengths = {len(tokens) for tokens in summarizer.tokenize(bodies)}
+    assert len({min(250, -(-length // 50) * 50) for length in lengths}) >= 3
+    together = summarizer.summarize(bodies)
+    alone = [summarizer.summarize([body])[0] for body in bodies]
+    assert [title for title, _ in together] == [title for title, _ in alone]
+    np.testing.assert_allclose([score for _, score in together], [score for _, score in alone], atol=1e-4)
+
+
 def test_shipped_default_model_copies_identifiers():
     summarizer = Summarizer.load(REPO_ROOT / "model")
     assert summarizer.config.architecture == "attention"

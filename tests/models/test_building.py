@@ -81,6 +81,26 @@ def test_decoder_step_matches_the_training_model():
         assert np.allclose(probabilities, full[:, position], atol=1e-4)
 
 
+def test_decoder_step_reads_one_encoding_per_issue_for_all_its_beams():
+    """Beam search passes each issue's encoding once, with its beams' rows side by side: the
+    probabilities, states and attention are those of each beam reading its own copy."""
+    config = CONFIGURATIONS["tiny-attention"]
+    model = build_training_model(config)
+    body, copy, titles = random_inputs(config, batch=3)
+    state, outputs = (np.asarray(value) for value in build_encoder(model)(body))
+    beams = 4
+    rng = np.random.default_rng(1)
+    previous = rng.integers(4, config.title_vocab_size, (3 * beams, 1)).astype("int32")
+    beam_states = np.repeat(state, beams, axis=0) + rng.normal(0, 0.1, (3 * beams, state.shape[1])).astype("float32")
+    step = build_decoder_step(model, config)
+    shared = [np.asarray(value) for value in step([previous, beam_states, outputs, body, copy])]
+    memory = [np.repeat(array, beams, axis=0) for array in (outputs, body, copy)]
+    repeated = [np.asarray(value) for value in step([previous, beam_states, *memory])]
+    for together, apart in zip(shared, repeated, strict=True):
+        assert together.shape[0] == 3 * beams
+        np.testing.assert_allclose(together, apart, atol=1e-6)
+
+
 def test_label_smoothing_spreads_the_target_over_the_title_vocabulary():
     import keras
 

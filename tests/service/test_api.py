@@ -232,6 +232,24 @@ def test_a_request_that_waits_too_long_gets_504():
         assert answer.status_code == 504 and "0.3 s" in answer.json()["error"]
 
 
+def test_an_oversized_request_is_413_before_it_is_read_and_a_crash_is_a_plain_500():
+    class Failing(SlowBackend):
+        async def titles(self, bodies, timeout=None):
+            raise RuntimeError("disk error in /srv/secret/model/model.keras")
+
+    metrics = ServiceMetrics()
+    state = ServiceState(Failing(0.0, BatchingSettings()), ServiceSettings(max_request_bytes=100), metrics=metrics)
+    with TestClient(create_app(state, load_in_background=False), raise_server_exceptions=False) as client:
+        big = client.post("/v1/titles", json={"body": "x" * 200})
+        assert big.status_code == 413 and big.json() == {"error": "the request is over 100 bytes"}
+        crash = client.post("/v1/titles", json={"body": "x"})
+        assert crash.status_code == 500 and crash.json() == {"error": "internal error"}
+        assert "/srv" not in crash.text and "Traceback" not in crash.text
+        counted = client.get("/metrics").text
+    assert 'route="/v1/titles",status="413"' not in counted  # Refused before routing: no route yet.
+    assert 'route="unmatched",status="413"' in counted and 'route="/v1/titles",status="500"' in counted
+
+
 def test_the_service_answers_503_while_the_model_loads_and_when_it_cannot():
     class Loading:
         ready, error, queue_depth = False, None, 0
