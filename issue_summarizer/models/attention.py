@@ -84,21 +84,54 @@ class LuongAttention(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def _attention_decoder(model: keras.Model | None, layer, title_ids, state, encoder_outputs, body_ids, copy_ids):
+class _RowsByIssue(layers.Layer):
+    """(issues × beams, 1, width) → (issues, beams, width), the issue count read from a per-issue tensor."""
+
+    def call(self, rows, per_issue):
+        return ops.reshape(rows, (ops.shape(per_issue)[0], -1, ops.shape(rows)[-1]))
+
+    def compute_output_spec(self, rows, per_issue):
+        return keras.KerasTensor((per_issue.shape[0], None, rows.shape[-1]), dtype=rows.dtype)
+
+
+class _OneRowEach(layers.Layer):
+    """(issues, beams, width) → (issues × beams, 1, width): the inverse of `_RowsByIssue`."""
+
+    def call(self, grouped):
+        return ops.reshape(grouped, (-1, 1, ops.shape(grouped)[-1]))
+
+    def compute_output_spec(self, grouped):
+        return keras.KerasTensor((None, 1, grouped.shape[-1]), dtype=grouped.dtype)
+
+
+def _attention_decoder(
+    model: keras.Model | None, layer, title_ids, state, encoder_outputs, body_ids, copy_ids, beams_per_issue=False
+):
     """The attention decoder from title ids to (probabilities, new state, attention weights).
 
     `layer(name)` returns the named layer: new layers while building the training model, the
     trained ones (from `model`) while building inference models, so both share one definition.
+    With `beams_per_issue` (one decoder step), the title rows may hold several beams per issue,
+    issue by issue, while the encoder outputs, body ids and copy ids hold one row per issue:
+    each issue's beams then attend over one copy of its encoding, as the query steps of that issue.
     """
     title_vectors = layer("title_embedding")(title_ids)
     decoder_outputs, new_state = layer("decoder_gru")(title_vectors, initial_state=state)
-    context, weights = layer("attention")(decoder_outputs, encoder_outputs, body_ids)
+    queries = _RowsByIssue()(decoder_outputs, body_ids) if beams_per_issue else decoder_outputs
+    context, weights = layer("attention")(queries, encoder_outputs, body_ids)
+    if beams_per_issue:
+        context = _OneRowEach()(context)
     attended = layer("attended")(layer("attended_inputs")([decoder_outputs, context]))
     vocabulary_probabilities = layer("title_probabilities")(attended)
     generation_probability = layer("generation_probability")(
         layer("generation_inputs")([context, decoder_outputs, title_vectors])
     )
+    if beams_per_issue:
+        vocabulary_probabilities = _RowsByIssue()(vocabulary_probabilities, body_ids)
+        generation_probability = _RowsByIssue()(generation_probability, body_ids)
     probabilities = layer("copy_mixture")(vocabulary_probabilities, weights, copy_ids, generation_probability)
+    if beams_per_issue:
+        probabilities, weights = _OneRowEach()(probabilities), _OneRowEach()(weights)
     return probabilities, new_state, weights
 
 
@@ -143,26 +176,6 @@ def build_encoder(model: keras.Model) -> keras.Model:
     return keras.Model(body_ids, model.get_layer("encoder_gru").output, name="encoder")
 
 
-class _RowsByIssue(layers.Layer):
-    """(issues × beams, 1, width) → (issues, beams, width), the issue count read from a per-issue tensor."""
-
-    def call(self, rows, per_issue):
-        return ops.reshape(rows, (ops.shape(per_issue)[0], -1, ops.shape(rows)[-1]))
-
-    def compute_output_spec(self, rows, per_issue):
-        return keras.KerasTensor((per_issue.shape[0], None, rows.shape[-1]), dtype=rows.dtype)
-
-
-class _OneRowEach(layers.Layer):
-    """(issues, beams, width) → (issues × beams, 1, width): the inverse of `_RowsByIssue`."""
-
-    def call(self, grouped):
-        return ops.reshape(grouped, (-1, 1, ops.shape(grouped)[-1]))
-
-    def compute_output_spec(self, grouped):
-        return keras.KerasTensor((None, 1, grouped.shape[-1]), dtype=grouped.dtype)
-
-
 def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Model:
     """One decoder step for a batch of GRU titles.
 
@@ -173,9 +186,8 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
     For the attention model the ids and states may hold several rows per issue (beam search's
     beams, issue by issue: rows `i × beams` to `i × beams + beams − 1` belong to issue `i`)
     while the encoder outputs, body ids and copy ids hold one row per issue. Each issue's beams
-    then attend over one copy of its encoding: repeating the encoding for every beam made every
-    step read the largest tensor `beams` times over. The layers are the training model's, so the
-    step computes what `_attention_decoder` computes, one position of the title at a time.
+    then attend over one copy of its encoding (`_attention_decoder`'s `beams_per_issue`):
+    repeating the encoding for every beam made every step read the largest tensor `beams` times.
     """
     previous_ids = keras.Input(shape=(1,), dtype="int32", name="previous_ids")
     state = keras.Input(shape=(config.hidden_dim,), name="state")
@@ -184,26 +196,12 @@ def build_decoder_step(model: keras.Model, config: SummarizerConfig) -> keras.Mo
         encoder_outputs = keras.Input(shape=(length, 2 * config.hidden_dim), name="encoder_outputs")
         body_ids = keras.Input(shape=(length,), dtype="int32", name="step_body_ids")
         copy_ids = keras.Input(shape=(length,), dtype="int32", name="step_copy_ids")
-        layer = model.get_layer
-        title_vectors = layer("title_embedding")(previous_ids)
-        decoder_outputs, new_state = layer("decoder_gru")(title_vectors, initial_state=state)
-        # Attention reads each issue's beams as the query steps of that issue.
-        context, weights = layer("attention")(_RowsByIssue()(decoder_outputs, body_ids), encoder_outputs, body_ids)
-        context = _OneRowEach()(context)
-        attended = layer("attended")(layer("attended_inputs")([decoder_outputs, context]))
-        vocabulary_probabilities = layer("title_probabilities")(attended)
-        generation_probability = layer("generation_probability")(
-            layer("generation_inputs")([context, decoder_outputs, title_vectors])
-        )
-        probabilities = layer("copy_mixture")(
-            _RowsByIssue()(vocabulary_probabilities, body_ids),
-            weights,
-            copy_ids,
-            _RowsByIssue()(generation_probability, body_ids),
+        probabilities, new_state, weights = _attention_decoder(
+            model, model.get_layer, previous_ids, state, encoder_outputs, body_ids, copy_ids, beams_per_issue=True
         )
         return keras.Model(
             [previous_ids, state, encoder_outputs, body_ids, copy_ids],
-            [_OneRowEach()(probabilities)[:, 0, :], new_state, _OneRowEach()(weights)[:, 0, :]],
+            [probabilities[:, 0, :], new_state, weights[:, 0, :]],
             name="decoder_step",
         )
     vectors = model.get_layer("title_embedding")(previous_ids)
