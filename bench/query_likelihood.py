@@ -35,6 +35,7 @@ WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:
+    """Each row's scores as z-scores over that row, so that two methods' scores can be added."""
     return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-9)
 
 

@@ -391,22 +391,24 @@ class Summarizer:
         """Whether decoding may batch bodies of several length buckets together (`_encode_by_bucket`)."""
         return bool(self.config.length_buckets) and self.uses_attention and not self.reads_whole_prefix
 
-    def _encode_by_bucket(self, ids: np.ndarray):
-        """The GRU attention encoder's (first decoder state, outputs) for body ids that may mix length buckets.
+    def _encode_by_bucket(self, ids: np.ndarray) -> tuple[np.ndarray, object]:
+        """The attention encoder's (first decoder state, outputs) for body ids that may mix length buckets.
 
         Each bucket's rows are encoded at their own bucket's length, exactly as a batch of that
-        bucket alone would be (the encoder reads the padding, so the length matters; and its
+        bucket alone would be (the GRU encoder reads the padding, so the length matters; and its
         cost grows with the width, so short bodies are not read at the longest one's). Their
-        outputs then sit at the end of the batch's width, as the ids do, with zeros before them.
-        The decoder's attention ignores every padding position (`LuongAttention` masks id 0), so
-        a title does not depend on the buckets beside it, up to float rounding: on 1,000 test
-        bodies, mixed batches gave 999 identical titles, the other a near tie between two beams.
+        outputs then sit where the ids put the body, on the side away from the padding, with
+        zeros elsewhere. The decoder's attention ignores every padding position (`LuongAttention`
+        masks id 0), so a title does not depend on the buckets beside it, up to float rounding:
+        on 1,000 test bodies, mixed batches gave 999 identical titles, the other a near tie
+        between two beams. Models that never mix buckets (`_mixes_buckets`: the Transformer masks
+        its padding) are encoded in one call.
         """
         config = self.config
         # Rounded against the full body length: `ids` may already be cut to the batch's longest bucket.
         lengths = (
             round_up_to_bucket((ids != 0).sum(axis=1), config.body_length, config.length_buckets)
-            if config.length_buckets
+            if self._mixes_buckets
             else None
         )
         if lengths is None or (lengths == ids.shape[1]).all():
@@ -420,10 +422,12 @@ class Summarizer:
         outputs = np.zeros((len(ids), width, self._output_width), dtype=np.float32)
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
+            # The same columns `cut_padding` keeps: the last `length` for pre-padding, else the first.
+            columns = slice(width - length, width) if config.body_padding == "pre" else slice(0, length)
             with self._lock:
-                bucket_state, bucket_outputs = self._encode_graph(ids[rows, width - length :])
+                bucket_state, bucket_outputs = self._encode_graph(ids[rows, columns])
             state[rows] = np.asarray(bucket_state)
-            outputs[rows, width - length :] = np.asarray(bucket_outputs)
+            outputs[rows, columns] = np.asarray(bucket_outputs)
         return state, tf.constant(outputs)
 
     def _encoder_states(self, ids: np.ndarray) -> np.ndarray:

@@ -143,6 +143,48 @@ def test_small_length_buckets_share_a_decoding_batch_and_keep_their_titles():
     np.testing.assert_allclose([score for _, score in together], [score for _, score in alone], atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("name", "padding"), [("tiny-attention", "pre"), ("tiny-attention", "post"), ("tiny-transformer", "post")]
+)
+def test_bodies_of_other_length_buckets_do_not_change_a_title(name, padding):
+    """Seeded untrained models, so that both padding sides and the Transformer are covered: a
+    batch mixing length buckets gives each body the title, and the likelihood of a given title,
+    that it gets alone."""
+    import keras
+
+    from issue_summarizer.config import CONFIGURATIONS
+    from issue_summarizer.models.building import build_training_model
+    from issue_summarizer.text.vocabulary import Vocabulary
+
+    keras.utils.set_random_seed(0)
+    config = CONFIGURATIONS[name].updated(body_padding=padding, length_buckets=3)
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar".split()
+    summarizer = Summarizer(
+        build_training_model(config, compile=False),
+        config,
+        Vocabulary.fit([words], with_markers=False),
+        Vocabulary.fit([words[:10]], with_markers=True),
+    )
+    # 4, 14, 28 and 6 words: buckets 10, 20, 30 and 10 of the 30-token window.
+    bodies = [" ".join((words * 2)[:count]) for count in (4, 14, 28, 6)]
+    tokens = summarizer.tokenize(bodies)
+    assert {-(-len(row) // 10) * 10 for row in tokens} == {10, 20, 30}
+    options = summarizer.decoding_options(beam_width=2, max_length=None)
+    together = summarizer.decode_batch(summarizer.prepare_batch(tokens), options)
+    alone = [summarizer.decode_batch(summarizer.prepare_batch([row]), options)[0] for row in tokens]
+    assert [[h.ids for h in hypotheses] for hypotheses in together] == [[h.ids for h in row] for row in alone]
+    assert [title for title, _ in summarizer.summarize(bodies, beam_width=2)] == [
+        summarizer.summarize([body], beam_width=2)[0][0] for body in bodies
+    ]
+    if config.architecture == "attention":
+        titles = ["alpha bravo", "charlie", "delta echo golf", "bravo"]
+        scores = summarizer.title_log_likelihoods(bodies, titles)
+        one_by_one = [
+            summarizer.title_log_likelihoods([body], [title])[0] for body, title in zip(bodies, titles, strict=True)
+        ]
+        np.testing.assert_allclose(scores, one_by_one, atol=1e-5)
+
+
 def test_shipped_default_model_copies_identifiers():
     summarizer = Summarizer.load(REPO_ROOT / "model")
     assert summarizer.config.architecture == "attention"
