@@ -58,10 +58,7 @@ def non_negative_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     """An argparse type: a number above 0 (seconds to wait)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _parsed_float(text, "a number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
@@ -69,10 +66,7 @@ def positive_float(text: str) -> float:
 
 def non_negative_float(text: str) -> float:
     """An argparse type: a number of at least 0 (milliseconds to wait, 0 for none)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _parsed_float(text, "a number")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
     return value
@@ -80,13 +74,17 @@ def non_negative_float(text: str) -> float:
 
 def probability(text: str) -> float:
     """An argparse type: a number from 0 to 1 (a confidence threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    value = _parsed_float(text, "a number from 0 to 1")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
     return value
+
+
+def _parsed_float(text: str, expected: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
 
 def _bounded_int(text: str, minimum: int, expected: str) -> int:

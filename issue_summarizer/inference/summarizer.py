@@ -32,7 +32,7 @@ from issue_summarizer.inference.decoding import DecodingOptions, Hypothesis, Tit
 from issue_summarizer.inference.title_restoration import restore_title
 from issue_summarizer.text.copying import extend_title, to_decoder_input, words_from_ids
 from issue_summarizer.text.encoding import SurfaceToken, encode_bodies, encode_for_copying, surface_forms
-from issue_summarizer.text.padding import bucket_lengths, cut_padding, round_up_to_bucket
+from issue_summarizer.text.padding import bucket_lengths, cut_padding, kept_columns, round_up_to_bucket
 from issue_summarizer.text.title_form import body_words
 from issue_summarizer.text.title_tags import strip_title_tags
 from issue_summarizer.text.tokenization import clean_and_tokenize
@@ -406,11 +406,7 @@ class Summarizer:
         """
         config = self.config
         # Rounded against the full body length: `ids` may already be cut to the batch's longest bucket.
-        lengths = (
-            round_up_to_bucket((ids != 0).sum(axis=1), config.body_length, config.length_buckets)
-            if self._mixes_buckets
-            else None
-        )
+        lengths = bucket_lengths(ids, config.length_buckets, config.body_length) if self._mixes_buckets else None
         if lengths is None or (lengths == ids.shape[1]).all():
             with self._lock:
                 state, outputs = self._encode_graph(ids)
@@ -422,8 +418,7 @@ class Summarizer:
         outputs = np.zeros((len(ids), width, self._output_width), dtype=np.float32)
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
-            # The same columns `cut_padding` keeps: the last `length` for pre-padding, else the first.
-            columns = slice(width - length, width) if config.body_padding == "pre" else slice(0, length)
+            columns = kept_columns(width, int(length), config.body_padding)
             with self._lock:
                 bucket_state, bucket_outputs = self._encode_graph(ids[rows, columns])
             state[rows] = np.asarray(bucket_state)

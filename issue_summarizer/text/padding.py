@@ -40,12 +40,13 @@ def pad_sequences(
     return result
 
 
-def bucket_lengths(bodies: np.ndarray, buckets: int) -> np.ndarray:
-    """Each padded body's length rounded up to one of `buckets` evenly spaced lengths.
+def bucket_lengths(bodies: np.ndarray, buckets: int, full: int | None = None) -> np.ndarray:
+    """Each padded body's length rounded up to one of `buckets` evenly spaced lengths up to
+    `full` (by default the rows' width; give the model's body length for rows already cut).
 
     Padding is id 0 and sits on one side only, so a body's length is its count of other ids.
     """
-    return round_up_to_bucket((bodies != 0).sum(axis=1), bodies.shape[1], buckets)
+    return round_up_to_bucket((bodies != 0).sum(axis=1), bodies.shape[1] if full is None else full, buckets)
 
 
 def round_up_to_bucket(lengths: np.ndarray, full: int, buckets: int) -> np.ndarray:
@@ -62,8 +63,16 @@ def cut_padding(padded: np.ndarray, length: int, padding: str = "pre") -> np.nda
     short bodies is cut to its bucket, as length-bucketed training cut it, so that the encoder
     skips steps that hold nothing.
     """
-    if padding not in SIDES:
-        raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
+    columns = kept_columns(padded.shape[1], length, padding)
     if length >= padded.shape[1]:
         return padded
-    return padded[:, -length:] if padding == "pre" else padded[:, :length]
+    return padded[:, columns]
+
+
+def kept_columns(width: int, length: int, padding: str = "pre") -> slice:
+    """The columns of rows `width` wide that `cut_padding` keeps at `length`: the last ones for
+    pre-padding, the first ones for post-padding (all of them when `length` is not shorter)."""
+    if padding not in SIDES:
+        raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
+    length = min(length, width)
+    return slice(width - length, width) if padding == "pre" else slice(0, length)

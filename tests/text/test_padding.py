@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from issue_summarizer.text.padding import bucket_lengths, cut_padding, pad_sequences
+from issue_summarizer.text.padding import bucket_lengths, cut_padding, kept_columns, pad_sequences
 
 
 def test_pre_padding_and_post_truncation_are_the_seed_body_defaults():
@@ -31,6 +31,8 @@ def test_bucket_lengths_round_up_to_evenly_spaced_lengths():
     assert bucket_lengths(bodies, 2).tolist() == [5, 5, 5, 5, 10]
     assert bucket_lengths(bodies, 3).tolist() == [4, 4, 4, 8, 10]
     assert bucket_lengths(bodies, 10).tolist() == [1, 1, 4, 5, 10]
+    # Rows already cut to 5 columns still round against the full length of 10.
+    assert bucket_lengths(bodies[:, 5:], 2, full=10).tolist() == [5, 5, 5, 5, 5]
 
 
 @pytest.mark.parametrize("padding", ["pre", "post"])
@@ -39,5 +41,6 @@ def test_cut_padding_keeps_the_words_side(padding):
     cut = cut_padding(padded, 2, padding)
     assert cut.tolist() == ([[5, 6], [0, 7]] if padding == "pre" else [[5, 6], [7, 0]])
     assert cut_padding(padded, 9, padding) is padded
+    assert padded[:, kept_columns(4, 2, padding)].tolist() == cut.tolist()
     with pytest.raises(ValueError, match="padding"):
         cut_padding(padded, 2, "middle")
