@@ -5,7 +5,8 @@
 One run measures, on real test-split bodies of the model's split:
 
 1. the batched `summarize` path in this process (`scored_titles` at batch 256, the same call
-   `summarize` makes, with the model's own decoding), titles/s with the model already loaded;
+   `summarize` makes, with the model's own decoding), titles/s with the model already loaded,
+   the fastest of three passes over 1,000 bodies;
 2. `serve` with dynamic batching (the defaults of `BatchingSettings`) at 1, 8, 32 and 128
    concurrent clients, each for `--seconds`: every client sends one body per request
    (`POST /v1/titles {"body": ...}`), waits for the answer and sends the next;
@@ -49,6 +50,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "github_issues.jsonl.gz"
 MARKERS = ("<!-- service:start -->", "<!-- service:end -->")
 BODIES = 2_000
 CLI_BODIES = 1_000
+CLI_PASSES = 3
 # A body longer than the service's limit would be answered 413; the CLI reads only the start anyway.
 MAX_CHARS = 20_000
 
@@ -178,17 +180,25 @@ async def load(server: Server, bodies: list[str], level: Level, seconds: float) 
     level.peak_rss_mb = peak
 
 
-def cli_titles_per_second(model: Path, bodies: list[str]) -> float:
-    """The `summarize` path in this process: `scored_titles` at batch 256, model loaded beforehand."""
+def cli_titles_per_second(model: Path, bodies: list[str], passes: int = CLI_PASSES) -> float:
+    """The `summarize` path in this process: `scored_titles` at batch 256, model loaded beforehand.
+
+    The fastest of `passes` passes over the bodies: one pass on this shared 2-core machine varied
+    by up to 15% between runs (99-115 titles/s), and the server is compared with this figure,
+    so a slow moment must not flatter the server.
+    """
     from issue_summarizer.inference.confidence import load_calibration, scored_titles
     from issue_summarizer.inference.summarizer import Summarizer
 
     summarizer = Summarizer.load(model)
     calibration = load_calibration(model)
     scored_titles(summarizer, bodies[:64], calibration, batch_size=256)  # Traces the graphs.
-    started = time.perf_counter()
-    scored_titles(summarizer, bodies, calibration, batch_size=256)
-    return len(bodies) / (time.perf_counter() - started)
+    fastest = 0.0
+    for _ in range(passes):
+        started = time.perf_counter()
+        scored_titles(summarizer, bodies, calibration, batch_size=256)
+        fastest = max(fastest, len(bodies) / (time.perf_counter() - started))
+    return fastest
 
 
 def run_levels(model: Path, bodies: list[str], extra: list[str], levels: list[Level], seconds: float) -> None:
@@ -225,7 +235,11 @@ def table(cli: float, levels: list[Level], count: int, seconds: float) -> str:
         )
     batched = {level.clients: level for level in levels if level.name == "dynamic batching"}
     unbatched = {level.clients: level for level in levels if level.name.startswith("one at a time")}
-    lines += ["", f"Batched `summarize` path (in process, batch 256, model loaded): **{cli:.1f} titles/s**."]
+    lines += [
+        "",
+        f"Batched `summarize` path (in process, batch 256, model loaded, fastest of {CLI_PASSES} passes over "
+        f"{CLI_BODIES:,} bodies): **{cli:.1f} titles/s**.",
+    ]
     if 32 in batched and 32 in unbatched:
         at32 = batched[32]
         lines.append(

@@ -58,6 +58,8 @@ class ModelWork:
         from issue_summarizer.inference.summarizer import Summarizer
 
         self.summarizer = Summarizer.load(model_directory)
+        # A server's batches mix body lengths: their graphs are compiled before the first request.
+        self.summarizer.compile_mixed_batches()
         self.calibration = load_calibration(model_directory)
         self.beam_width = beam_width
 

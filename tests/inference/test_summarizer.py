@@ -144,12 +144,20 @@ def test_small_length_buckets_share_a_decoding_batch_and_keep_their_titles():
 
 
 @pytest.mark.parametrize(
-    ("name", "padding"), [("tiny-attention", "pre"), ("tiny-attention", "post"), ("tiny-transformer", "post")]
+    ("name", "padding", "compiled"),
+    [
+        ("tiny-attention", "pre", False),
+        ("tiny-attention", "pre", True),
+        ("tiny-attention", "post", False),
+        ("tiny-attention", "post", True),
+        ("tiny-transformer", "post", False),
+    ],
 )
-def test_bodies_of_other_length_buckets_do_not_change_a_title(name, padding):
+def test_bodies_of_other_length_buckets_do_not_change_a_title(name, padding, compiled):
     """Seeded untrained models, so that both padding sides and the Transformer are covered: a
     batch mixing length buckets gives each body the title, and the likelihood of a given title,
-    that it gets alone."""
+    that it gets alone, whether the buckets are encoded one by one or, compiled as a server
+    compiles them, packed into one pass."""
     import keras
 
     from issue_summarizer.config import CONFIGURATIONS
@@ -165,12 +173,19 @@ def test_bodies_of_other_length_buckets_do_not_change_a_title(name, padding):
         Vocabulary.fit([words], with_markers=False),
         Vocabulary.fit([words[:10]], with_markers=True),
     )
+    if compiled:
+        summarizer.compile_mixed_batches()
+    plain_calls = []
+    plain_graph = summarizer._encode_graph
+    summarizer._encode_graph = lambda ids: plain_calls.append(ids.shape) or plain_graph(ids)
     # 4, 14, 28 and 6 words: buckets 10, 20, 30 and 10 of the 30-token window.
     bodies = [" ".join((words * 2)[:count]) for count in (4, 14, 28, 6)]
     tokens = summarizer.tokenize(bodies)
     assert {-(-len(row) // 10) * 10 for row in tokens} == {10, 20, 30}
     options = summarizer.decoding_options(beam_width=2, max_length=None)
     together = summarizer.decode_batch(summarizer.prepare_batch(tokens), options)
+    # Compiled, the mixed batch is one packed pass; otherwise one plain call per bucket.
+    assert len(plain_calls) == (0 if compiled else 3 if name == "tiny-attention" else 1)
     alone = [summarizer.decode_batch(summarizer.prepare_batch([row]), options)[0] for row in tokens]
     assert [[h.ids for h in hypotheses] for hypotheses in together] == [[h.ids for h in row] for row in alone]
     assert [title for title, _ in summarizer.summarize(bodies, beam_width=2)] == [
