@@ -136,6 +136,50 @@ def _describe_validation(error: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is malformed"
 
 
+class MeasuredRequests:
+    """ASGI middleware around every route: a request declaring more than `max_request_bytes` is
+    refused with 413 before it is read, an unhandled error is answered 500 without a traceback
+    (and logged), and every answer's route, status and latency go to the metrics.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's `BaseHTTPMiddleware` behind
+    that decorator wraps each request and response in extra tasks and streams, which on the
+    2-core machine cost CPU that the model needed (see docs/service.md).
+    """
+
+    def __init__(self, app, settings: ServiceSettings, metrics: ServiceMetrics) -> None:
+        self.app, self.settings, self.metrics = app, settings, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        length = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.settings.max_request_bytes:
+            status = 413
+            message = f"the request is over {self.settings.max_request_bytes:,} bytes"
+            await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+        else:
+            answered = False
+
+            async def send_and_note(message) -> None:
+                nonlocal status, answered
+                if message["type"] == "http.response.start":
+                    status, answered = message["status"], True
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_and_note)
+            except Exception:  # Logged here, answered without a traceback or a path.
+                logger.exception("unhandled error on %s", scope.get("path"))
+                status = 500
+                if not answered:
+                    await JSONResponse({"error": "internal error"}, status_code=500)(scope, receive, send)
+        route = scope.get("route")
+        self.metrics.observe(getattr(route, "path", None) or "unmatched", status, time.perf_counter() - started)
+
+
 def create_app(state: ServiceState, load_in_background: bool = True) -> FastAPI:
     """The FastAPI application over `state.backend`; with `load_in_background`, the backend's model
     loads in a thread at start-up while `/healthz` already answers."""
@@ -166,24 +210,7 @@ def create_app(state: ServiceState, load_in_background: bool = True) -> FastAPI:
     app.state.service = state
     metrics = state.metrics
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > state.settings.max_request_bytes:
-            response = JSONResponse(
-                {"error": f"the request is over {state.settings.max_request_bytes:,} bytes"}, status_code=413
-            )
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:  # Logged here, answered without a traceback or a path.
-                logger.exception("unhandled error on %s", request.url.path)
-                response = JSONResponse({"error": "internal error"}, status_code=500)
-        route = request.scope.get("route")
-        name = getattr(route, "path", None) or "unmatched"
-        metrics.observe(name, response.status_code, time.perf_counter() - started)
-        return response
+    app.add_middleware(MeasuredRequests, settings=state.settings, metrics=metrics)
 
     @app.exception_handler(HttpProblem)
     async def problem(request: Request, error: HttpProblem):
