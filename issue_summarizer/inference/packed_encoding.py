@@ -30,7 +30,6 @@ class PackedEncoder:
     `encoder_state` (`models/attention.py`)."""
 
     def __init__(self, model) -> None:
-
         self._recurrent = model.get_layer("encoder_gru")
         self._embedding = model.get_layer("body_embedding")
         self._final_states = model.get_layer("encoder_final_states")
@@ -88,7 +87,7 @@ class PackedEncoder:
             outputs.append(tf.concat(parts if not layer.go_backwards else parts[::-1], axis=1))
         return self._state(self._final_states(states), training=False), tf.concat(outputs, axis=-1)
 
-    def __call__(self, ids: np.ndarray, window: np.ndarray):
+    def __call__(self, ids: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, object]:
         """The state (rows, hidden) as a NumPy array and the outputs (rows, width, 2 × hidden) as a tensor.
 
         Each row's window must be one run of positions (`kept_columns`), all on the same side;

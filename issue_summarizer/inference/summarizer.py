@@ -403,11 +403,10 @@ class Summarizer:
         `PackedEncoder` steps each row through its bucket's positions only. Otherwise each bucket
         is encoded in a call of its own. Either way a row's outputs are zero outside its bucket's
         positions, which the decoder's attention ignores (`LuongAttention` masks id 0), and both
-        ways give the same states and outputs (bit for bit on this machine);
-        the titles of 1,000 test bodies in mixed batches equalled those decoded bucket by bucket
-        but one, a near tie between two beams that the batch's float rounding decided. Models
-        that never mix buckets (`_mixes_buckets`: the Transformer masks its padding) are encoded
-        in one call.
+        ways give the same states and outputs (bit for bit on this machine). The titles of 1,000
+        test bodies in mixed batches equalled those decoded bucket by bucket but one, a near tie
+        between two beams that the batch's float rounding decided. Models that never mix buckets
+        (`_mixes_buckets`: the Transformer masks its padding) are encoded in one call.
         """
         config = self.config
         # Rounded against the full body length: `ids` may already be cut to the batch's longest bucket.

@@ -52,7 +52,7 @@ def test_each_row_is_encoded_as_its_window_alone(attention_model, padding):
 
 
 def test_one_window_for_all_rows_is_the_plain_encoder(attention_model):
-    model, encoder, hidden = attention_model
+    model, encoder, _ = attention_model
     ids, window = batch([30, 12, 25], [30, 30, 30], "pre")
     state, outputs = PackedEncoder(model)(ids, window)
     plain_state, plain_outputs = encoder(ids)
@@ -63,7 +63,9 @@ def test_one_window_for_all_rows_is_the_plain_encoder(attention_model):
 def test_a_graph_per_number_of_segments_compiled_once(attention_model):
     model, _, _ = attention_model
     packed = PackedEncoder(model)
+    assert not packed.compiled
     packed.compile(3)
+    assert packed.compiled
     for lengths, windows in (([4, 14], [10, 20]), ([4, 14, 28], [10, 20, 30]), ([5, 6], [10, 10])):
         packed(*batch(lengths, windows, "pre"))
     assert {segments: graph.experimental_get_tracing_count() for segments, graph in packed._graphs.items()} == {
