@@ -37,6 +37,7 @@ from similarity import DEFAULT_DATA, TOKEN_PATTERN, Bm25, ranks_of_own  # noqa: 
 from issue_summarizer.data.loading import load_issues  # noqa: E402
 from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
 from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
+from issue_summarizer.scale.similarity import standardised  # noqa: E402
 
 TITLE_WORDS, BODY_WORDS = 30_000, 50_000
 # A body's words that take part in the alignment: its 100 highest by tf-idf (long logs would
@@ -45,7 +46,8 @@ WORDS_PER_BODY = 100
 ITERATIONS = 5
 SMALLEST_TRANSLATION = 1e-3
 ALONE = {"smoothing": 0.5, "translation_share": 0.6}
-FUSED = {"smoothing": 0.3, "translation_share": 0.6, "weight": 4.0}
+FUSED = {"smoothing": 0.3, "translation_share": 0.6}
+FUSION_WEIGHT = 4.0
 
 
 def counter(**settings):
@@ -105,10 +107,9 @@ def train_translations(titles: list[str], bodies: list[str]) -> tuple[sparse.csr
     return matrix, title_vocabulary, body_vocabulary
 
 
-def translation_scores(
-    translations, title_vocabulary, body_vocabulary, titles, bodies, smoothing, translation_share
-) -> np.ndarray:
-    """(titles × bodies) log-likelihood scores of the translation model, less each title's own constant."""
+def translation_parts(translations, title_vocabulary, body_vocabulary, titles, bodies) -> tuple:
+    """What every setting of the translation model reads, for each title word (2 characters or
+    more) and body: the titles' words, P(q | d) read directly and through translation, and P(q | C)."""
     title_vectorizer = counter(binary=True)
     queries = title_vectorizer.fit_transform(titles).tocsr()
     query_words = title_vectorizer.get_feature_names_out()
@@ -138,14 +139,16 @@ def translation_scores(
     spread[translatable] = (translations[model_row[translatable]] @ model_shares.T).toarray()
     background = np.zeros(len(query_words), dtype=np.float32)
     background[found] = collection[in_bodies[found]]
+    return queries, direct, spread, background
+
+
+def translation_scores(parts: tuple, smoothing: float, translation_share: float) -> np.ndarray:
+    """(titles × bodies) log-likelihood scores of the translation model, less each title's own constant."""
+    queries, direct, spread, background = parts
     mixture = translation_share * spread + (1 - translation_share) * direct
     # log((1 − λ)·mixture + λ·P(q|C)) less log(λ·P(q|C)), which is the same for every body.
     per_word = np.log((1 - smoothing) * mixture / (background[:, None] + 1e-8) + smoothing) - np.log(smoothing)
     return np.asarray(queries @ per_word, dtype=np.float32)
-
-
-def standardised(scores: np.ndarray) -> np.ndarray:
-    return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-9)
 
 
 def metrics(scores: np.ndarray) -> str:
@@ -183,11 +186,11 @@ def main() -> None:
     bm25_best = Bm25(best_only).scores(titles)
     bm25_expanded = Bm25(expanded).scores(titles)
     model = (translations, title_vocabulary, body_vocabulary, titles)
-    alone = translation_scores(*model, bodies, **ALONE)
-    fused_settings = {key: value for key, value in FUSED.items() if key != "weight"}
-    for_fusion = translation_scores(*model, bodies, **fused_settings)
-    for_fusion_expanded = translation_scores(*model, expanded, **fused_settings)
-    weight = FUSED["weight"]
+    over_bodies = translation_parts(*model, bodies)
+    alone = translation_scores(over_bodies, **ALONE)
+    for_fusion = translation_scores(over_bodies, **FUSED)
+    for_fusion_expanded = translation_scores(translation_parts(*model, expanded), **FUSED)
+    weight = FUSION_WEIGHT
     rows = [
         ("BM25 (the baseline)", bm25),
         ("BM25 over body + the summarizer's best title", bm25_best),

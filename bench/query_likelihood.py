@@ -30,13 +30,9 @@ from issue_summarizer.data.loading import load_issues  # noqa: E402
 from issue_summarizer.data.splitting import RepositorySplit  # noqa: E402
 from issue_summarizer.evaluation.metrics import select_rows  # noqa: E402
 from issue_summarizer.inference.summarizer import Summarizer  # noqa: E402
+from issue_summarizer.scale.similarity import standardised  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
-
-
-def standardised(scores: np.ndarray) -> np.ndarray:
-    """Each row's scores as z-scores over that row, so that two methods' scores can be added."""
-    return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-9)
 
 
 def main() -> None:
