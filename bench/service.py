@@ -7,15 +7,17 @@ One run measures, on real test-split bodies of the model's split:
 1. the batched `summarize` path in this process (`scored_titles` at batch 256, the same call
    `summarize` makes, with the model's own decoding), titles/s with the model already loaded,
    the median of three passes over 1,000 bodies;
-2. `serve` with dynamic batching (the defaults of `BatchingSettings`) at 1, 8, 32 and 128
-   concurrent clients, each for `--seconds`: every client sends one body per request
-   (`POST /v1/titles {"body": ...}`), waits for the answer and sends the next;
-3. the same server with batching turned off (`--max-batch 1 --max-wait-ms 0`: one request at a
-   time, as iTiger's server decodes), at 1 and 32 clients.
+2. `serve` with its defaults (dynamic batching with `BatchingSettings`' defaults, the model in
+   `default_model_processes()` worker processes) at 1, 8, 32 and 128 concurrent clients, each
+   for `--seconds`: every client sends one body per request (`POST /v1/titles {"body": ...}`),
+   waits for the answer and sends the next;
+3. the same server with batching turned off (`--max-batch 1 --max-wait-ms 0 --model-processes 0`:
+   one process decodes one request at a time, as iTiger's server does), at 1 and 32 clients.
 
 For each it reports titles/s (answers with a title, per second of the level), p50/p95/p99
-latency of all answers, the answers by status code, and the server's peak resident memory
-(VmRSS of its process, sampled every 100 ms). Servers run as `python -m issue_summarizer serve`
+latency of all answers, the answers by status code, the server's peak resident memory (VmRSS of
+its process and its model processes, sampled every 100 ms) and the cores its processes used.
+Servers run as `python -m issue_summarizer serve`
 subprocesses on 127.0.0.1; the clients are one asyncio process here (aiohttp). Linux only (/proc). The table
 goes into bench/README.md between the service markers.
 """
@@ -64,6 +66,7 @@ class Level:
     statuses: Counter = field(default_factory=Counter)
     titled: int = 0
     peak_rss_mb: float = 0.0
+    cores: float = float("nan")  # CPU the server's processes used: seconds per second.
     mean_batch: float = float("nan")
 
     @property
@@ -92,14 +95,42 @@ def batch_totals(url: str) -> tuple[float, float]:
     return values.get("issue_summarizer_batch_size_sum", 0.0), values.get("issue_summarizer_batch_size_count", 0.0)
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants: the server and its model processes."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        try:
+            for task in Path(f"/proc/{tree[index]}/task").iterdir():
+                tree += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+        index += 1
+    return tree
+
+
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    """Resident memory of the server's process tree, in MB."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds the server's process tree has used so far."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of stat.
+        except (OSError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -174,19 +205,20 @@ async def load(server: Server, bodies: list[str], level: Level, seconds: float) 
 
     connector = aiohttp.TCPConnector(limit=level.clients)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), cpu_seconds(server.process.pid)
         await asyncio.gather(sample_memory(), *(client(number, session) for number in range(level.clients)))
         level.seconds = time.monotonic() - started
+        level.cores = (cpu_seconds(server.process.pid) - cpu) / level.seconds
     level.peak_rss_mb = peak
 
 
-def cli_titles_per_second(model: Path, bodies: list[str], passes: int = CLI_PASSES) -> list[float]:
+def cli_titles_per_second(model: Path, bodies: list[str], passes: int = CLI_PASSES) -> tuple[list[float], list[float]]:
     """The `summarize` path in this process: `scored_titles` at batch 256, model loaded beforehand.
 
-    Titles/s of each of `passes` passes over the bodies. One pass on this shared 2-core machine
-    varied by up to 15% between runs minutes apart (99-115 titles/s), so the table compares the
-    server with the median pass, as robust a figure as the server's 20-second levels, and shows
-    every pass.
+    Titles/s of each of `passes` passes over the bodies, and the cores each pass used. One pass on
+    this shared 2-core machine varied by up to 15% between runs minutes apart (99-115 titles/s),
+    so the table compares the server with the median pass, as robust a figure as the server's
+    20-second levels, and shows every pass.
     """
     from issue_summarizer.inference.confidence import load_calibration, scored_titles
     from issue_summarizer.inference.summarizer import Summarizer
@@ -194,12 +226,14 @@ def cli_titles_per_second(model: Path, bodies: list[str], passes: int = CLI_PASS
     summarizer = Summarizer.load(model)
     calibration = load_calibration(model)
     scored_titles(summarizer, bodies[:64], calibration, batch_size=256)  # Traces the graphs.
-    rates = []
+    rates, cores = [], []
     for _ in range(passes):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         scored_titles(summarizer, bodies, calibration, batch_size=256)
-        rates.append(len(bodies) / (time.perf_counter() - started))
-    return rates
+        elapsed = time.perf_counter() - started
+        rates.append(len(bodies) / elapsed)
+        cores.append((time.process_time() - cpu) / elapsed)
+    return rates, cores
 
 
 def run_levels(model: Path, bodies: list[str], extra: list[str], levels: list[Level], seconds: float) -> None:
@@ -219,28 +253,31 @@ def run_levels(model: Path, bodies: list[str], extra: list[str], levels: list[Le
         server.stop()
 
 
-def table(passes: list[float], levels: list[Level], count: int, seconds: float) -> str:
+def table(passes: list[float], cli_cores: list[float], levels: list[Level], count: int, seconds: float) -> str:
     cli = float(np.median(passes))
     lines = [
         f"{count:,} test-split bodies of `model/split.json`, one per request, {seconds:g} s per level, "
         "2-core machine, server and clients on it together. Titles/s counts answers with a title.",
         "",
-        "| server | clients | titles/s | p50 ms | p95 ms | p99 ms | answers by status | mean batch | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| server | clients | titles/s | p50 ms | p95 ms | p99 ms | answers by status | mean batch | peak RSS MB "
+        "| cores used |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for level in levels:
         statuses = ", ".join(f"{status}: {number:,}" for status, number in sorted(level.statuses.items(), key=str))
         lines.append(
             f"| {level.name} | {level.clients} | {level.titles_per_second:.1f} | {level.percentile(50) * 1000:.0f} "
             f"| {level.percentile(95) * 1000:.0f} | {level.percentile(99) * 1000:.0f} | {statuses} "
-            f"| {level.mean_batch:.1f} | {level.peak_rss_mb:.0f} |"
+            f"| {level.mean_batch:.1f} | {level.peak_rss_mb:.0f} | {level.cores:.2f} |"
         )
     batched = {level.clients: level for level in levels if level.name == "dynamic batching"}
     unbatched = {level.clients: level for level in levels if level.name.startswith("one at a time")}
     lines += [
         "",
         f"Batched `summarize` path (in process, batch 256, model loaded; median of {len(passes)} passes over "
-        f"{CLI_BODIES:,} bodies, which gave {', '.join(f'{rate:.1f}' for rate in passes)}): **{cli:.1f} titles/s**.",
+        f"{CLI_BODIES:,} bodies, which gave {', '.join(f'{rate:.1f}' for rate in passes)}): **{cli:.1f} titles/s**, "
+        f"using {float(np.median(cli_cores)):.2f} cores (one process: the interpreter lock holds beam search and "
+        "tokenization to one core between TensorFlow calls).",
     ]
     if 32 in batched and 32 in unbatched:
         at32 = batched[32]
@@ -279,12 +316,14 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     print("timing the batched summarize path", file=sys.stderr)
-    passes = cli_titles_per_second(model, bodies[:CLI_BODIES])
+    passes, cli_cores = cli_titles_per_second(model, bodies[:CLI_BODIES])
     levels = [Level("dynamic batching", int(clients)) for clients in args.clients.split(",")]
     run_levels(model, bodies, args.server_args.split(), levels, args.seconds)
-    unbatched = [Level("one at a time (--max-batch 1 --max-wait-ms 0)", clients) for clients in (1, 32)]
-    run_levels(model, bodies, ["--max-batch", "1", "--max-wait-ms", "0"], unbatched, args.seconds)
-    text = table(passes, levels + unbatched, len(bodies), args.seconds)
+    # iTiger's design: one process decodes one request at a time.
+    one_at_a_time = ["--max-batch", "1", "--max-wait-ms", "0", "--model-processes", "0"]
+    unbatched = [Level(f"one at a time ({' '.join(one_at_a_time)})", clients) for clients in (1, 32)]
+    run_levels(model, bodies, one_at_a_time, unbatched, args.seconds)
+    text = table(passes, cli_cores, levels + unbatched, len(bodies), args.seconds)
     print(text)
     print(json.dumps({"cli_titles_per_second": [round(rate, 1) for rate in passes]}), file=sys.stderr)
     if not args.no_readme:

@@ -14,7 +14,13 @@ import argparse
 import os
 import sys
 
-from issue_summarizer.cli.arguments import add_model_argument, non_negative_float, positive_float, positive_int
+from issue_summarizer.cli.arguments import (
+    add_model_argument,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def add_parser(commands) -> None:
@@ -43,6 +49,13 @@ def add_parser(commands) -> None:
         default=defaults.max_queue,
         help="bodies waiting beyond which requests get 503 with Retry-After",
     )
+    parser.add_argument(
+        "--model-processes",
+        type=non_negative_int,
+        default=None,
+        help="worker processes that each hold the model and decode a batch at a time; 0 decodes in the "
+        "server's own process (default: one per core, at most 2)",
+    )
     parser.add_argument("--timeout", type=positive_float, default=30.0, help="seconds a request may wait (504 after)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="uvicorn here, or Ray Serve")
     parser.add_argument("--address", help="with --engine ray: an existing Ray cluster (default: start one here)")
@@ -59,6 +72,8 @@ def run(args: argparse.Namespace) -> None:
         check_beam_width(args.beam_width)
     if args.engine != "ray" and (args.address is not None or args.replicas != 1):
         raise ValueError("--address and --replicas need --engine ray")
+    if args.engine == "ray" and args.model_processes is not None:
+        raise ValueError("--model-processes is for the local engine; Ray Serve scales with --replicas")
     check_model_directory(args.model)
     batching = BatchingSettings(max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, max_queue=args.max_queue)
     # Read before the model loads, so that a misconfigured App fails at once; the backend comes later.
@@ -71,11 +86,12 @@ def run(args: argparse.Namespace) -> None:
     import uvicorn
 
     from issue_summarizer.service.api import ServiceSettings, ServiceState, create_app
-    from issue_summarizer.service.backend import LocalBackend
+    from issue_summarizer.service.backend import LocalBackend, default_model_processes
     from issue_summarizer.service.metrics import ServiceMetrics
 
     metrics = ServiceMetrics()
-    backend = LocalBackend(args.model, batching, args.beam_width, on_batch=metrics.observe_batch)
+    processes = default_model_processes() if args.model_processes is None else args.model_processes
+    backend = LocalBackend(args.model, batching, args.beam_width, metrics.observe_batch, processes)
     if webhook is not None:
         webhook.backend = backend
     state = ServiceState(backend, ServiceSettings(request_timeout=args.timeout), metrics, webhook)

@@ -6,6 +6,8 @@ and a single worker takes them in batches: it waits for the first item, takes wh
 waiting, and, when several clients are sending, keeps gathering while items arrive at most
 `max_wait` apart (for at most 4 × `max_wait`) or until `max_batch` items. It runs the batch in a
 worker thread, so the event loop keeps answering (health checks included) while the model decodes.
+With `concurrency` above 1 (one per model process), that many batches decode at once, and a
+batch gathered while several are free is shared out among them in near-equal parts.
 
 - The queue is bounded (`max_queue` items): a request that would overflow it is refused at once
   with `Overloaded`, which the API answers with 503 and `Retry-After`, so memory stays flat
@@ -16,7 +18,8 @@ worker thread, so the event loop keeps answering (health checks included) while 
   batch-mates (`Summarizer` decodes each body alone within a batch).
 
 The model is not thread-safe for concurrent calls, so every batcher of one server shares one
-single-thread executor (`ThreadPoolExecutor(max_workers=1)`).
+executor with a thread per model process (`LocalBackend`), or a single thread when the model runs
+in the server's own process.
 """
 
 from __future__ import annotations
@@ -71,13 +74,19 @@ class DynamicBatcher(Generic[Item, Result]):
         settings: BatchingSettings,
         executor: Executor,
         on_batch: Callable[[int], None] | None = None,
+        concurrency: int = 1,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.process = process
         self.settings = settings
         self.executor = executor
         self.on_batch = on_batch
+        # Batches decoded at once: one per model process (`service/model_processes.py`).
+        self.concurrency = concurrency
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] | None = None
         self._worker: asyncio.Task | None = None
+        self._decoding: set[asyncio.Task] = set()
         self._pending = 0  # items queued or being decoded
 
     @property
@@ -101,6 +110,10 @@ class DynamicBatcher(Generic[Item, Result]):
             except asyncio.CancelledError:
                 pass
             self._worker = None
+        for task in list(self._decoding):
+            task.cancel()
+        if self._decoding:
+            await asyncio.gather(*self._decoding, return_exceptions=True)
         while self._queue is not None and not self._queue.empty():
             _, future = self._queue.get_nowait()
             future.cancel()
@@ -133,13 +146,24 @@ class DynamicBatcher(Generic[Item, Result]):
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         previous = 1
+        free = asyncio.Semaphore(self.concurrency)
         while True:
             batch: list[tuple[Item, asyncio.Future]] = []
             try:
+                await free.acquire()
                 batch.append(await self._queue.get())
                 await self._gather(batch, wait_for_more=previous > 1 or not self._queue.empty())
                 previous = len(batch)
-                await self._decode(loop, batch)
+                # A batch gathered while several model processes wait is shared out among them:
+                # two batches of 16 decode side by side in about the time of one.
+                parts = _split(batch, min(self.concurrency - len(self._decoding), len(batch)))
+                for number, part in enumerate(parts):
+                    if number:
+                        await free.acquire()  # Free already: the slots were counted above.
+                    task = loop.create_task(self._decode(loop, part))
+                    self._decoding.add(task)
+                    task.add_done_callback(self._decoding.discard)
+                    task.add_done_callback(lambda _: free.release())
             except asyncio.CancelledError:
                 # Stopped: the requests of a batch in hand are cancelled, not left waiting.
                 for _, future in batch:
@@ -187,6 +211,9 @@ class DynamicBatcher(Generic[Item, Result]):
                 if not future.done():
                     future.set_result(result)
         except asyncio.CancelledError:
+            # Stopped: the batch's requests are cancelled, not left waiting.
+            for _, future in live:
+                future.cancel()
             raise
         except Exception as error:  # Each waiting request gets the error, not a hang.
             for _, future in live:
@@ -194,3 +221,12 @@ class DynamicBatcher(Generic[Item, Result]):
                     future.set_exception(error)
         finally:
             self._pending -= len(live)
+
+
+def _split(batch: list, parts: int) -> list[list]:
+    """`batch` in `parts` runs of near-equal size, in order."""
+    size, larger = divmod(len(batch), parts)
+    bounds = [0]
+    for part in range(parts):
+        bounds.append(bounds[-1] + size + (part < larger))
+    return [batch[start:end] for start, end in zip(bounds[:-1], bounds[1:], strict=True)]

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from issue_summarizer.quiet_imports import quiet_tensorflow_start_up
 from issue_summarizer.service.api import ServiceSettings, ServiceState, create_app
-from issue_summarizer.service.backend import CheckAnswer, ModelWork, TitleAnswer
 from issue_summarizer.service.batching import BatchingSettings, Overloaded
 from issue_summarizer.service.metrics import ServiceMetrics
+from issue_summarizer.service.model_work import CheckAnswer, ModelWork, TitleAnswer
 
 logger = logging.getLogger("issue_summarizer.service")
 APP_NAME = "issue-summarizer"

@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from issue_summarizer.service.api import MAX_BODIES, ServiceSettings, ServiceState, create_app
-from issue_summarizer.service.backend import CheckAnswer, LocalBackend, TitleAnswer
+from issue_summarizer.service.backend import LocalBackend
 from issue_summarizer.service.batching import BatchingSettings, DynamicBatcher, Overloaded
 from issue_summarizer.service.metrics import ServiceMetrics
+from issue_summarizer.service.model_work import CheckAnswer, TitleAnswer
 
 MODEL = Path(__file__).resolve().parents[2] / "model"
 BODIES = [

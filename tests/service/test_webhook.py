@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from issue_summarizer.github.sticky_comment import MARKER
 from issue_summarizer.service.api import ServiceState, create_app
-from issue_summarizer.service.backend import CheckAnswer
+from issue_summarizer.service.model_work import CheckAnswer
 from issue_summarizer.service.webhook import WebhookHandler, webhook_from_environment
 from tests.github_stub import running_fake_github
 
