@@ -12,6 +12,10 @@ TensorFlow's default threads gave 88-94 titles/s; two processes with one thread 
 
 A worker that dies (killed, out of memory) fails the batch it held, and a new one is started in
 its place; the others go on serving.
+
+Workers are spawned, so each imports the parent's main module first, as `multiprocessing` does:
+`python -m issue_summarizer serve` is safe (its `__main__` is skipped), and a script that starts
+a `LocalBackend` with processes needs the usual `if __name__ == "__main__":` guard.
 """
 
 from __future__ import annotations
@@ -42,9 +46,12 @@ def _serve(connection: Connection, model_directory: str, beam_width: int | None,
     """A worker's life: load the model, say so, then answer (method, items) until told to stop."""
     import tensorflow as tf
 
-    # Set before the model runs anything: TensorFlow fixes its thread pools on first use.
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        # Set before the model runs anything: TensorFlow fixes its thread pools on first use.
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as error:  # Already running (the main module started it): slower, not wrong.
+        logger.warning("a model process keeps TensorFlow's default threads: %s", _first_line(error))
     from issue_summarizer.service.model_work import ModelWork
 
     try:

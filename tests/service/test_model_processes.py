@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +31,13 @@ BODIES = [
     "",
 ]
 needs_model = pytest.mark.skipif(not (MODEL / "model.keras").is_file(), reason="needs the shipped model")
+
+
+@pytest.fixture(autouse=True)
+def plain_main_module(monkeypatch):
+    """A spawned worker imports the parent's main module first; the app's tests leave `app.py`
+    there (Streamlit runs it as `__main__`), which would start the app in every worker."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def test_a_batch_gathered_while_two_workers_wait_is_shared_out_and_decoded_side_by_side():
@@ -95,8 +104,9 @@ def test_a_server_with_two_model_processes_answers_each_body_as_alone():
     alone = ModelWork(MODEL).titles(BODIES[:4])
     with TestClient(create_app(ServiceState(backend))) as client:
         deadline = time.monotonic() + 300
-        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+        while client.get("/readyz").status_code != 200 and backend.error is None and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert backend.ready, backend.error
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(lambda body: client.post("/v1/titles", json={"body": body}).json(), BODIES[:4] * 3))
     assert [answer["title"] for answer in answers] == [answer.title for answer in alone] * 3
