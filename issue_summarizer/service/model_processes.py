@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from issue_summarizer.quiet_imports import quiet_tensorflow_start_up
+
 logger = logging.getLogger("issue_summarizer.service")
 
 # Seconds a worker may take to import TensorFlow and load the model before the server gives up.
@@ -44,6 +46,8 @@ def _first_line(error: BaseException) -> str:
 
 def _serve(connection: Connection, model_directory: str, beam_width: int | None, threads: int) -> None:
     """A worker's life: load the model, say so, then answer (method, items) until told to stop."""
+    # A fresh interpreter: TensorFlow's start-up lines are silenced here as the command line does.
+    quiet_tensorflow_start_up()
     import tensorflow as tf
 
     try:
