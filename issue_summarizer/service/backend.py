@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from issue_summarizer.service.batching import BatchingSettings, DynamicBatcher
-from issue_summarizer.service.model_processes import ModelProcesses
+from issue_summarizer.service.model_processes import ModelProcesses, first_line
 from issue_summarizer.service.model_work import CheckAnswer, ModelWork, TitleAnswer
 
 logger = logging.getLogger("issue_summarizer.service")
@@ -80,7 +80,7 @@ class LocalBackend:
             else:
                 self._work = ModelWork(self.model_directory, self.beam_width)
         except Exception as error:  # Any failure, so that /readyz says failed rather than loading for ever.
-            self.error = (str(error).splitlines() or [type(error).__name__])[0][:300]
+            self.error = first_line(error)
             logger.error("cannot load the model from %s: %s", self.model_directory, self.error)
         finally:
             self._loaded.set()

@@ -40,7 +40,9 @@ class ModelProcessError(RuntimeError):
     """A worker could not load the model, or stopped while decoding."""
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """An error's first line, at most 300 characters (its name when it has no message): what a
+    log line or `/readyz` says, without TensorFlow's pages of graph details."""
     return (str(error).splitlines() or [type(error).__name__])[0][:300]
 
 
@@ -55,13 +57,13 @@ def _serve(connection: Connection, model_directory: str, beam_width: int | None,
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError as error:  # Already running (the main module started it): slower, not wrong.
-        logger.warning("a model process keeps TensorFlow's default threads: %s", _first_line(error))
+        logger.warning("a model process keeps TensorFlow's default threads: %s", first_line(error))
     from issue_summarizer.service.model_work import ModelWork
 
     try:
         work = ModelWork(model_directory, beam_width)
     except Exception as error:  # Whatever it is, the server reports it rather than waiting.
-        connection.send(("failed", _first_line(error)))
+        connection.send(("failed", first_line(error)))
         return
     connection.send(("ready", None))
     methods = {"titles": work.titles, "checks": work.checks}
@@ -76,7 +78,7 @@ def _serve(connection: Connection, model_directory: str, beam_width: int | None,
         try:
             connection.send(("ok", methods[method](items)))
         except Exception as error:  # One bad batch must not end the worker.
-            connection.send(("error", f"{type(error).__name__}: {_first_line(error)}"))
+            connection.send(("error", f"{type(error).__name__}: {first_line(error)}"))
 
 
 @dataclass
